@@ -1,0 +1,35 @@
+# Every target sets up what it needs: a fresh clone runs `make demo` or `make test` directly.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+
+.PHONY: demo test test-unit test-integration crd bench bench-router lint e2e-kind clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,demo]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/modelrollout demo --scenario good
+	$(BIN)/modelrollout demo --scenario errors --report modelrollout-report/errors
+
+test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+crd: $(STAMP)
+	$(BIN)/modelrollout crd > manifests/crd/modelrollouts.yaml
+
+bench-router: $(STAMP)
+	$(BIN)/python bench/router.py
+
+bench: bench-router
+
+clean:
+	rm -rf $(VENV) modelrollout-report .pytest_cache

@@ -1,0 +1,1 @@
+"""Analysis: observations in, verdicts out. Pure: no I/O, no clock."""

@@ -1,0 +1,155 @@
+"""Metric specs: where a number comes from and how it is judged.
+
+A metric has exactly one source (the router's built-in measurements, Prometheus, or a webhook)
+and exactly one judgement (absolute bounds, a maximum increase over stable, or a statistical
+comparison of candidate against stable at a confidence level).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from controller.api.base import ApiModel, Duration
+
+__all__ = [
+    "RouterMetric",
+    "RouterSource",
+    "PrometheusSource",
+    "WebhookSource",
+    "MaxIncrease",
+    "Comparison",
+    "ProviderErrorPolicy",
+    "MetricSpec",
+    "AnalysisSpec",
+    "AnalysisStep",
+    "METRIC_NAME_PATTERN",
+]
+
+METRIC_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class RouterMetric(StrEnum):
+    """Measurements the router takes per variant with no Prometheus needed."""
+
+    REQUEST_RATE = "requestRate"
+    ERROR_RATE = "errorRate"
+    LATENCY_P50 = "latencyP50"
+    LATENCY_P90 = "latencyP90"
+    LATENCY_P99 = "latencyP99"
+    LATENCY = "latency"  # the whole distribution: compared with Mann-Whitney U
+    SHADOW_AGREEMENT = "shadowAgreement"
+    SHADOW_ERROR_RATE = "shadowErrorRate"
+    SHADOW_LATENCY_P99 = "shadowLatencyP99"
+    PREDICTION_DRIFT = "predictionDrift"
+    ACCURACY = "accuracy"
+
+
+class RouterSource(ApiModel):
+    metric: RouterMetric
+
+
+class PrometheusSource(ApiModel):
+    """PromQL evaluated as an instant query; `{{variant}}` is replaced by stable/candidate."""
+
+    address: HttpUrl
+    query: str = Field(min_length=1)
+    timeout: Duration = 10.0
+
+
+class WebhookSource(ApiModel):
+    """POSTs the rollout context; the reply is `{"value": x}` or `{"verdict": "Passed|Failed|..."}`."""
+
+    url: HttpUrl
+    timeout: Duration = 10.0
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class MaxIncrease(ApiModel):
+    """How much worse than stable the candidate may be: absolute units or percent of stable."""
+
+    absolute: float | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "MaxIncrease":
+        if (self.absolute is None) == (self.percent is None):
+            raise ValueError("set exactly one of absolute or percent")
+        return self
+
+
+class Comparison(ApiModel):
+    """A statistical test of candidate against stable; fails only on significant harm."""
+
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    worse_if: Literal["higher", "lower"] = "higher"
+    # A candidate worse by less than this (in the metric's units) is not a failure even if significant.
+    tolerance: float = Field(default=0.0, ge=0)
+
+
+class ProviderErrorPolicy(StrEnum):
+    HOLD = "hold"
+    FAIL = "fail"
+
+
+class MetricSpec(ApiModel):
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=METRIC_NAME_PATTERN)]
+    # Sources: exactly one.
+    router: RouterSource | None = None
+    prometheus: PrometheusSource | None = None
+    webhook: WebhookSource | None = None
+    # Judgements: bounds (min and/or max), maxIncrease, or compare: exactly one kind.
+    min_: float | None = Field(default=None, alias="min")
+    max_: float | None = Field(default=None, alias="max")
+    max_increase: MaxIncrease | None = None
+    compare: Comparison | None = None
+    min_samples: int = Field(default=50, ge=0)
+    failure_limit: int = Field(default=0, ge=0)
+    # None: an Inconclusive result holds the step indefinitely (never a failure).
+    inconclusive_limit: int | None = Field(default=None, ge=0)
+    on_provider_error: ProviderErrorPolicy = ProviderErrorPolicy.HOLD
+
+    @model_validator(mode="after")
+    def _one_source_one_judgement(self) -> "MetricSpec":
+        sources = [n for n in ("router", "prometheus", "webhook") if getattr(self, n) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"set exactly one source of router, prometheus, webhook (got {sources or 'none'})")
+        kinds = [
+            name
+            for name, present in (
+                ("min/max", self.min_ is not None or self.max_ is not None),
+                ("maxIncrease", self.max_increase is not None),
+                ("compare", self.compare is not None),
+            )
+            if present
+        ]
+        verdict_webhook = self.webhook is not None and not kinds
+        if len(kinds) != 1 and not verdict_webhook:
+            raise ValueError(f"set exactly one judgement of min/max, maxIncrease, compare (got {kinds or 'none'})")
+        if self.min_ is not None and self.max_ is not None and self.min_ > self.max_:
+            raise ValueError(f"min {self.min_} is greater than max {self.max_}")
+        return self
+
+    @property
+    def source_kind(self) -> str:
+        return "router" if self.router else "prometheus" if self.prometheus else "webhook"
+
+
+class AnalysisSpec(ApiModel):
+    """Background analysis: every metric is measured each `interval` for the whole rollout."""
+
+    interval: Duration = 30.0
+    metrics: list[MetricSpec] = Field(min_length=1)
+
+
+class AnalysisStep(ApiModel):
+    """Analysis at one point: `count` measurements `interval` apart must pass to go on.
+
+    With no `metrics`, the step runs the background analysis metrics.
+    """
+
+    metrics: list[MetricSpec] | None = None
+    interval: Duration = 30.0
+    count: int = Field(default=1, ge=1)

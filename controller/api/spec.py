@@ -1,0 +1,175 @@
+"""The `ModelRollout` spec: what the user (or their GitOps tool) owns."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from controller.api.analysis import AnalysisSpec, AnalysisStep
+from controller.api.base import ApiModel, Duration, Percent
+
+__all__ = [
+    "ServicePort",
+    "ServiceSpec",
+    "StickyKey",
+    "PredictionSpec",
+    "RouterMode",
+    "RouterSpec",
+    "PauseStep",
+    "HeaderRouteStep",
+    "CanaryStep",
+    "ShadowStrategy",
+    "CanaryStrategy",
+    "BlueGreenStrategy",
+    "Strategy",
+    "ModelRolloutSpec",
+]
+
+
+class ServicePort(ApiModel):
+    name: str = Field(default="http", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)
+    port: int = Field(default=80, ge=1, le=65535)
+    target_port: int = Field(default=8080, ge=1, le=65535)
+
+
+class ServiceSpec(ApiModel):
+    ports: list[ServicePort] = Field(default_factory=lambda: [ServicePort()], min_length=1)
+
+
+class StickyKey(ApiModel):
+    """Hash this header or cookie to keep a user on one variant as the weight grows."""
+
+    header: str | None = Field(default=None, min_length=1)
+    cookie: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "StickyKey":
+        if (self.header is None) == (self.cookie is None):
+            raise ValueError("set exactly one of header or cookie")
+        return self
+
+
+class PredictionSpec(ApiModel):
+    """How the router finds a prediction in a response, and when two predictions agree."""
+
+    protocol: Literal["auto", "kserve-v1", "oip-v2", "jsonpath"] = "auto"
+    json_path: str | None = None
+    tolerance: float = Field(default=1e-6, ge=0)
+
+    @model_validator(mode="after")
+    def _path_with_jsonpath(self) -> "PredictionSpec":
+        if (self.protocol == "jsonpath") != (self.json_path is not None):
+            raise ValueError("jsonPath is required with protocol jsonpath and only then")
+        return self
+
+
+class RouterMode(StrEnum):
+    DEPLOYMENT = "deployment"
+    SIDECAR = "sidecar"
+
+
+class RouterSpec(ApiModel):
+    mode: RouterMode = RouterMode.DEPLOYMENT
+    replicas: int = Field(default=2, ge=1, le=100)
+    image: str | None = None
+    resources: dict[str, Any] | None = None
+    sticky: StickyKey | None = None
+    header_routing: bool = True
+    predictions: PredictionSpec = Field(default_factory=PredictionSpec)
+    timeout: Duration = 30.0
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    mirror_max_in_flight: int = Field(default=64, ge=1)
+    retry_candidate_on_stable: bool = False
+
+
+class PauseStep(ApiModel):
+    """Wait `duration`, or with none, until someone promotes."""
+
+    duration: Duration | None = None
+
+
+class HeaderRouteStep(ApiModel):
+    """Send requests whose `header` equals `value` to the candidate (testers, smoke tests)."""
+
+    header: str = Field(default="x-model-variant", min_length=1)
+    value: str = Field(default="candidate", min_length=1)
+
+
+_STEP_ACTIONS = ("set_weight", "set_mirror", "pause", "analysis", "set_header_route")
+
+
+class CanaryStep(ApiModel):
+    """One action, Argo Rollouts style: exactly one field set."""
+
+    set_weight: Percent | None = None
+    set_mirror: Percent | None = None
+    pause: PauseStep | None = None
+    analysis: AnalysisStep | None = None
+    set_header_route: HeaderRouteStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "CanaryStep":
+        chosen = [n for n in _STEP_ACTIONS if getattr(self, n) is not None]
+        if len(chosen) != 1:
+            raise ValueError("a step sets exactly one of setWeight, setMirror, pause, analysis, setHeaderRoute")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in _STEP_ACTIONS if getattr(self, n) is not None)
+
+
+class ShadowStrategy(ApiModel):
+    """Mirror `percent` of live traffic to the candidate for `duration`; answers are compared, never returned."""
+
+    percent: Percent = 100
+    duration: Duration = 300.0
+    analysis: AnalysisStep | None = None
+    promote: bool = True
+
+
+class CanaryStrategy(ApiModel):
+    steps: list[CanaryStep] = Field(min_length=1, max_length=100)
+    candidate_replicas: int | None = Field(default=None, ge=0)
+
+
+class BlueGreenStrategy(ApiModel):
+    preview_replicas: int | None = Field(default=None, ge=1)
+    pre_promotion_analysis: AnalysisStep | None = None
+    # None: wait on the preview until someone promotes.
+    auto_promotion_seconds: int | None = Field(default=None, ge=0)
+    post_promotion_analysis: AnalysisStep | None = None
+    scale_down_delay_seconds: int = Field(default=30, ge=0)
+    preview_header: HeaderRouteStep = Field(default_factory=HeaderRouteStep)
+
+
+_STRATEGIES = (("shadow", "shadow"), ("canary", "canary"), ("blue_green", "blueGreen"))
+
+
+class Strategy(ApiModel):
+    shadow: ShadowStrategy | None = None
+    canary: CanaryStrategy | None = None
+    blue_green: BlueGreenStrategy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Strategy":
+        chosen = [alias for name, alias in _STRATEGIES if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"set exactly one strategy of shadow, canary, blueGreen (got {chosen or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> Literal["shadow", "canary", "blueGreen"]:
+        return "shadow" if self.shadow else "canary" if self.canary else "blueGreen"
+
+
+class ModelRolloutSpec(ApiModel):
+    # A pod template as in a Deployment; free-form on purpose (Kubernetes validates it on the Deployment).
+    template: dict[str, Any]
+    replicas: int = Field(default=1, ge=0, le=1000)
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
+    router: RouterSpec = Field(default_factory=RouterSpec)
+    strategy: Strategy
+    analysis: AnalysisSpec | None = None

@@ -1,0 +1,60 @@
+"""What the driver observed before asking the engine to decide."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.analysis.observations import MetricObservation
+from controller.api.analysis import MetricSpec
+
+__all__ = ["ManualAction", "ManualRequest", "MeasurementRequest", "ScopedObservation", "Observations"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ManualAction(StrEnum):
+    PROMOTE = "promote"
+    PROMOTE_FULL = "promote-full"
+    ABORT = "abort"
+    RETRY = "retry"
+    PAUSE = "pause"
+    RESUME = "resume"
+    UNDO = "undo"
+
+
+class ManualRequest(_Frozen):
+    """A person's action, carried in an annotation so no GitOps-owned spec field is touched.
+
+    `id` makes it idempotent: the engine handles each id once (status.lastRequestId).
+    """
+
+    id: str = Field(min_length=1)
+    action: ManualAction
+    at: datetime | None = None
+
+
+class MeasurementRequest(_Frozen):
+    """The engine wants `metric` measured for `scope` over [window_start, now]."""
+
+    scope: str
+    metric: MetricSpec
+    window_start: datetime | None
+
+
+class ScopedObservation(_Frozen):
+    scope: str
+    observation: MetricObservation
+
+
+class Observations(_Frozen):
+    measurements: list[ScopedObservation] = Field(default_factory=list)
+    # Revisions whose pods are all ready (the engine waits on the candidate before sending traffic).
+    ready_revisions: frozenset[str] = frozenset()
+    # True once every router has applied the last SetTraffic: step timers start only then.
+    traffic_applied: bool = True
+    request: ManualRequest | None = None

@@ -1,0 +1,1 @@
+"""The ModelRollout traffic-splitting router (data plane)."""
