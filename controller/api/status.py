@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from controller.api.base import ApiModel, Percent
 from controller.api.spec import HeaderRouteStep
@@ -64,6 +64,18 @@ class TrafficSplit(ApiModel):
     candidate: Percent = 0
     mirror: Percent = 0
     header_route: HeaderRouteStep | None = None
+
+    @model_validator(mode="after")
+    def _weights_sum_to_100(self) -> "TrafficSplit":
+        if self.stable + self.candidate != 100:
+            raise ValueError(f"stable {self.stable} + candidate {self.candidate} must be 100")
+        return self
+
+    @property
+    def summary(self) -> str:
+        """Short form for printer columns and terminals: `90/10 mirror 5%`."""
+        text = f"{self.stable}/{self.candidate}"
+        return text + (f" mirror {self.mirror}%" if self.mirror else "")
 
     @classmethod
     def all_stable(cls) -> "TrafficSplit":
@@ -133,6 +145,8 @@ class ModelRolloutStatus(ApiModel):
     # Measurements taken so far by the current analysis step.
     step_measurements: int = 0
     traffic: TrafficSplit = Field(default_factory=TrafficSplit)
+    # TrafficSplit.summary, kept in status for the `Traffic` printer column.
+    traffic_summary: str = ""
     pause: PauseState | None = None
     manual_pause: PauseState | None = None
     promote_full: bool = False
