@@ -1,0 +1,49 @@
+"""The ports the driver talks through; adapters (local processes, Kubernetes, fakes) fill them.
+
+Named by role, not technology: a `Cluster` runs revisions, a `TrafficControl` sets the split,
+a `MetricProvider` measures, an `EventSink` records transitions, a `Clock` tells the time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from controller.analysis.observations import MetricObservation
+from controller.api.resource import ModelRollout
+from controller.engine.actions import EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
+from controller.engine.inputs import MeasurementRequest
+
+__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock"]
+
+
+class Cluster(Protocol):
+    async def ensure_revision(self, rollout: ModelRollout, action: EnsureRevision) -> None: ...
+
+    async def scale_revision(self, rollout: ModelRollout, action: ScaleRevision) -> None: ...
+
+    async def ready_revisions(self, rollout: ModelRollout) -> frozenset[str]: ...
+
+
+class TrafficControl(Protocol):
+    async def set_traffic(self, rollout: ModelRollout, action: SetTraffic) -> None: ...
+
+    async def traffic_applied(self, rollout: ModelRollout) -> bool:
+        """True once every router serves the last split written."""
+        ...
+
+
+class MetricProvider(Protocol):
+    async def measure(self, rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> MetricObservation:
+        """Never raises for provider trouble: a failure comes back as `MetricObservation.error`."""
+        ...
+
+
+class EventSink(Protocol):
+    async def emit(self, rollout: ModelRollout, event: EmitEvent) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
