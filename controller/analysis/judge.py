@@ -1,0 +1,76 @@
+"""Judging one measurement: a metric spec and what its source observed, in; a verdict, out.
+
+Checks run in a fixed order, so a result always names the first thing that decided it:
+
+1. the source failed (`observation.error`)            -> Error, naming the provider's error
+2. a webhook answered a verdict itself                -> that verdict
+3. fewer samples than `minSamples` (for judgements that
+   compare with stable, on either variant)            -> Inconclusive, "N of M samples"
+4. the judgement: prediction drift whatever the kind, else bounds (`min`/`max`),
+   relative (`maxIncrease`) or statistical (`compare`), one module each under `judges/`.
+
+Numbers no judge can use (successes above count, a NaN value, histograms on different bins)
+are the source's fault and are judged Error too; `judge` never raises for an observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from controller.analysis.judges import bounds, drift, relative, statistical
+from controller.analysis.judges.evidence import result
+from controller.analysis.judges.samples import UnusableObservation, sample_count
+from controller.analysis.observations import AnalysisResult, MetricObservation
+from controller.api.analysis import MetricSpec, RouterMetric
+from controller.api.status import Verdict
+
+__all__ = ["Judge", "judge", "judge_for"]
+
+Judge = Callable[[MetricSpec, MetricObservation], AnalysisResult]
+
+
+def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
+    """The verdict on one measurement of `metric`, with the numbers behind it; never raises."""
+    if observation.error is not None:
+        return result(Verdict.ERROR, f"{metric.name}: provider failed: {observation.error}", observation)
+    if observation.verdict is not None:
+        return result(
+            observation.verdict, f"{metric.name}: the webhook answered {observation.verdict.value}", observation
+        )
+    chosen = judge_for(metric)
+    if chosen is None:
+        reason = f"{metric.name} has no min/max, maxIncrease or compare, and its source answered a value, not a verdict"
+        return result(Verdict.ERROR, reason, observation)
+    short = _too_few_samples(metric, observation, pairwise=chosen is not bounds.judge)
+    if short is not None:
+        return short
+    try:
+        return chosen(metric, observation)
+    except UnusableObservation as exc:
+        return result(Verdict.ERROR, f"{metric.name}: unusable measurement: {exc}", observation)
+
+
+def judge_for(metric: MetricSpec) -> Judge | None:
+    """The judge for the metric's judgement kind; None for a webhook that judges by itself."""
+    if metric.router is not None and metric.router.metric is RouterMetric.PREDICTION_DRIFT:
+        return drift.judge
+    if metric.compare is not None:
+        return statistical.judge
+    if metric.max_increase is not None:
+        return relative.judge
+    if metric.min_ is not None or metric.max_ is not None:
+        return bounds.judge
+    return None
+
+
+def _too_few_samples(metric: MetricSpec, observation: MetricObservation, pairwise: bool) -> AnalysisResult | None:
+    """Inconclusive when a variant the judgement reads has fewer than `minSamples` samples."""
+    variants = [("candidate", observation.candidate)]
+    if pairwise:
+        variants.append(("stable", observation.stable))
+    for variant, sample in variants:
+        count = sample_count(sample)
+        if count < metric.min_samples:
+            reason = f"{metric.name}: {variant} has {count} of {metric.min_samples} samples needed"
+            return result(Verdict.INCONCLUSIVE, reason, observation)
+    return None

@@ -1,0 +1,71 @@
+"""Absolute bounds on the candidate's value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from controller.analysis.judge import judge
+from controller.analysis.observations import MetricObservation, VariantSample
+from controller.api.analysis import MetricSpec
+from controller.api.status import Verdict
+
+MetricFactory = Callable[..., MetricSpec]
+ObservationFactory = Callable[..., MetricObservation]
+
+
+def test_above_max_fails_with_the_numbers(metric: MetricFactory, observe: ObservationFactory) -> None:
+    result = judge(metric(max=0.02), observe(candidate=VariantSample(count=1000, successes=41)))
+    assert result.verdict is Verdict.FAILED
+    assert result.candidate_value == pytest.approx(41 / 1000)
+    assert (result.statistic, result.statistic_value, result.threshold) == ("max", 41 / 1000, 0.02)
+    assert result.reason == "m 4.1% is above max 2%"
+
+
+def test_below_min_fails(metric: MetricFactory, observe: ObservationFactory) -> None:
+    result = judge(metric(router="accuracy", min=0.9), observe(candidate=VariantSample(count=200, successes=170)))
+    assert result.verdict is Verdict.FAILED
+    assert (result.statistic, result.threshold) == ("min", 0.9)
+    assert result.reason == "m 85% is below min 90%"
+
+
+def test_value_given_by_the_source_wins_over_counts(metric: MetricFactory, observe: ObservationFactory) -> None:
+    sample = VariantSample(count=200, value=0.01, successes=100)
+    result = judge(metric(max=0.05), observe(candidate=sample))
+    assert result.verdict is Verdict.PASSED
+    assert result.candidate_value == 0.01
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict", "bound", "threshold"),
+    [
+        (0.5, Verdict.FAILED, "min", 1.0),
+        (1.2, Verdict.PASSED, "min", 1.0),
+        (1.9, Verdict.PASSED, "max", 2.0),
+        (2.0, Verdict.PASSED, "max", 2.0),
+        (2.5, Verdict.FAILED, "max", 2.0),
+    ],
+)
+def test_threshold_is_the_violated_or_closest_bound(
+    metric: MetricFactory, observe: ObservationFactory, value: float, verdict: Verdict, bound: str, threshold: float
+) -> None:
+    result = judge(
+        metric(router="latencyP99", min=1.0, max=2.0), observe(candidate=VariantSample(count=50, value=value))
+    )
+    assert (result.verdict, result.statistic, result.threshold) == (verdict, bound, threshold)
+
+
+def test_passed_reason_names_the_range_and_stable_is_reported(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    observation = observe(candidate=VariantSample(count=50, value=0.12), stable=VariantSample(count=50, value=0.11))
+    result = judge(metric(router="latencyP99", min=0.1, max=0.25), observation)
+    assert result.reason == "m 0.12 is within 0.1..0.25"
+    assert result.stable_value == 0.11
+
+
+def test_no_value_is_inconclusive(metric: MetricFactory, observe: ObservationFactory) -> None:
+    result = judge(metric(max=0.05, minSamples=0), observe(candidate=VariantSample(count=0, successes=0)))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert "no candidate value" in result.reason
