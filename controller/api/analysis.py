@@ -26,9 +26,12 @@ __all__ = [
     "AnalysisSpec",
     "AnalysisStep",
     "METRIC_NAME_PATTERN",
+    "MAX_METRICS",
 ]
 
 METRIC_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Bounded so the API server can cost the CEL rules on each metric (an unbounded list fails its estimate).
+MAX_METRICS = 20
 
 
 class RouterMetric(StrEnum):
@@ -48,14 +51,23 @@ class RouterMetric(StrEnum):
 
 
 class RouterSource(ApiModel):
+    """A measurement the router takes itself, per variant; no Prometheus needed."""
+
     metric: RouterMetric
 
 
 class PrometheusSource(ApiModel):
-    """PromQL evaluated as an instant query; `{{variant}}` is replaced by stable/candidate."""
+    """PromQL evaluated as an instant query.
+
+    `{{variant}}` is replaced by stable/candidate (a query without it measures the candidate
+    only) and `{{window}}` by the analysis window as a PromQL duration, e.g. `rate(x[{{window}}])`.
+    """
 
     address: HttpUrl
     query: str = Field(min_length=1)
+    # How many observations stand behind the value (same placeholders); without it the value is
+    # taken at face value, as if minSamples were met.
+    samples_query: str | None = Field(default=None, min_length=1)
     timeout: Duration = 10.0
 
 
@@ -95,21 +107,27 @@ class ProviderErrorPolicy(StrEnum):
 
 
 class MetricSpec(ApiModel):
+    """One metric: exactly one source and one judgement (a verdict-returning webhook needs none)."""
+
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=METRIC_NAME_PATTERN)]
     # Sources: exactly one.
     router: RouterSource | None = None
     prometheus: PrometheusSource | None = None
     webhook: WebhookSource | None = None
     # Judgements: bounds (min and/or max), maxIncrease, or compare: exactly one kind.
-    min_: float | None = Field(default=None, alias="min")
-    max_: float | None = Field(default=None, alias="max")
+    min_: float | None = Field(default=None, alias="min", description="The candidate's value must be at least this.")
+    max_: float | None = Field(default=None, alias="max", description="The candidate's value must be at most this.")
     max_increase: MaxIncrease | None = None
     compare: Comparison | None = None
-    min_samples: int = Field(default=50, ge=0)
-    failure_limit: int = Field(default=0, ge=0)
+    min_samples: int = Field(default=50, ge=0, description="Fewer samples per variant make a measurement Inconclusive.")
+    failure_limit: int = Field(default=0, ge=0, description="Failed measurements tolerated; one more rolls back.")
     # None: an Inconclusive result holds the step indefinitely (never a failure).
-    inconclusive_limit: int | None = Field(default=None, ge=0)
-    on_provider_error: ProviderErrorPolicy = ProviderErrorPolicy.HOLD
+    inconclusive_limit: int | None = Field(
+        default=None, ge=0, description="Consecutive Inconclusive measurements tolerated before pausing for a person; unset never pauses."
+    )
+    on_provider_error: ProviderErrorPolicy = Field(
+        default=ProviderErrorPolicy.HOLD, description="hold: an unreachable provider holds the step; fail: it counts as a failure."
+    )
 
     @model_validator(mode="after")
     def _one_source_one_judgement(self) -> "MetricSpec":
@@ -141,7 +159,7 @@ class AnalysisSpec(ApiModel):
     """Background analysis: every metric is measured each `interval` for the whole rollout."""
 
     interval: Duration = 30.0
-    metrics: list[MetricSpec] = Field(min_length=1)
+    metrics: list[MetricSpec] = Field(min_length=1, max_length=MAX_METRICS)
 
 
 class AnalysisStep(ApiModel):
@@ -150,6 +168,6 @@ class AnalysisStep(ApiModel):
     With no `metrics`, the step runs the background analysis metrics.
     """
 
-    metrics: list[MetricSpec] | None = None
+    metrics: list[MetricSpec] | None = Field(default=None, min_length=1, max_length=MAX_METRICS)
     interval: Duration = 30.0
     count: int = Field(default=1, ge=1)

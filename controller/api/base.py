@@ -64,7 +64,9 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "description": "Duration such as 30s, 5m, 1h30m or 500ms."}),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "pattern": DURATION_PATTERN, "description": "Duration such as 30s, 5m, 1h30m or 500ms."}
+    ),
 ]
 
 Percent = Annotated[int, Field(ge=0, le=100)]

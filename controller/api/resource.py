@@ -23,6 +23,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 
 class ModelRollout(ApiModel):
+    """A model server brought to a new version progressively: shadow, canary or blue-green, judged by metrics."""
+
     api_version: Literal["modelrollout.io/v1alpha1"] = API_VERSION
     kind: Literal["ModelRollout"] = KIND
     metadata: dict[str, Any] = Field(default_factory=dict)

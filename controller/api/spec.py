@@ -29,12 +29,16 @@ __all__ = [
 
 
 class ServicePort(ApiModel):
+    """A port clients call on the user-facing Service, and the model server's port behind it."""
+
     name: str = Field(default="http", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)
-    port: int = Field(default=80, ge=1, le=65535)
-    target_port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=80, ge=1, le=65535, description="Port of the user-facing Service.")
+    target_port: int = Field(default=8080, ge=1, le=65535, description="Port the model server container listens on.")
 
 
 class ServiceSpec(ApiModel):
+    """The user-facing Service `<name>`, which sends every call through the router."""
+
     ports: list[ServicePort] = Field(default_factory=lambda: [ServicePort()], min_length=1)
 
 
@@ -54,9 +58,11 @@ class StickyKey(ApiModel):
 class PredictionSpec(ApiModel):
     """How the router finds a prediction in a response, and when two predictions agree."""
 
-    protocol: Literal["auto", "kserve-v1", "oip-v2", "jsonpath"] = "auto"
-    json_path: str | None = None
-    tolerance: float = Field(default=1e-6, ge=0)
+    protocol: Literal["auto", "kserve-v1", "oip-v2", "jsonpath"] = Field(
+        default="auto", description="Where predictions are in a response; auto recognises KServe v1 and OIP v2."
+    )
+    json_path: str | None = Field(default=None, description="JSON path to the predictions; only with protocol jsonpath.")
+    tolerance: float = Field(default=1e-6, ge=0, description="Two numeric predictions closer than this agree.")
 
     @model_validator(mode="after")
     def _path_with_jsonpath(self) -> "PredictionSpec":
@@ -71,17 +77,30 @@ class RouterMode(StrEnum):
 
 
 class RouterSpec(ApiModel):
-    mode: RouterMode = RouterMode.DEPLOYMENT
-    replicas: int = Field(default=2, ge=1, le=100)
-    image: str | None = None
-    resources: dict[str, Any] | None = None
+    """The traffic-splitting router in front of the model revisions."""
+
+    mode: RouterMode = Field(
+        default=RouterMode.DEPLOYMENT,
+        description="deployment: a router Deployment behind the Service; sidecar: a router beside each caller.",
+    )
+    replicas: int = Field(default=2, ge=1, le=100, description="Router replicas in deployment mode.")
+    image: str | None = Field(default=None, description="Router image; the operator's own version when unset.")
+    resources: dict[Literal["limits", "requests"], dict[str, str | int]] | None = Field(
+        default=None, description="Compute resources of the router container, as in a Pod."
+    )
     sticky: StickyKey | None = None
-    header_routing: bool = True
+    header_routing: bool = Field(
+        default=True, description="Honour header routes such as x-model-variant: candidate; false ignores them."
+    )
     predictions: PredictionSpec = Field(default_factory=PredictionSpec)
-    timeout: Duration = 30.0
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
-    mirror_max_in_flight: int = Field(default=64, ge=1)
-    retry_candidate_on_stable: bool = False
+    timeout: Duration = Field(default=30.0, description="Upstream timeout; a slower model server answers 504.")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Larger request bodies are refused with 413.")
+    mirror_max_in_flight: int = Field(
+        default=64, ge=1, description="Mirrored calls in flight at most; excess mirrors are dropped and counted."
+    )
+    retry_candidate_on_stable: bool = Field(
+        default=False, description="Retry a failed candidate call on stable; the failure still counts against the candidate."
+    )
 
 
 class PauseStep(ApiModel):
@@ -103,8 +122,10 @@ _STEP_ACTIONS = ("set_weight", "set_mirror", "pause", "analysis", "set_header_ro
 class CanaryStep(ApiModel):
     """One action, Argo Rollouts style: exactly one field set."""
 
-    set_weight: Percent | None = None
-    set_mirror: Percent | None = None
+    set_weight: Percent | None = Field(default=None, description="Percent of live traffic the candidate serves.")
+    set_mirror: Percent | None = Field(
+        default=None, description="Percent of all requests copied to the candidate; its answers are compared, never returned."
+    )
     pause: PauseStep | None = None
     analysis: AnalysisStep | None = None
     set_header_route: HeaderRouteStep | None = None
@@ -124,24 +145,34 @@ class CanaryStep(ApiModel):
 class ShadowStrategy(ApiModel):
     """Mirror `percent` of live traffic to the candidate for `duration`; answers are compared, never returned."""
 
-    percent: Percent = 100
-    duration: Duration = 300.0
+    percent: Percent = Field(default=100, description="Percent of live requests mirrored to the candidate.")
+    duration: Duration = Field(default=300.0, description="How long to mirror before judging.")
     analysis: AnalysisStep | None = None
-    promote: bool = True
+    promote: bool = Field(default=True, description="Switch all traffic to a passing candidate; false only reports a verdict.")
 
 
 class CanaryStrategy(ApiModel):
+    """Ordered steps; the rollout promotes once the last step is done."""
+
     steps: list[CanaryStep] = Field(min_length=1, max_length=100)
-    candidate_replicas: int | None = Field(default=None, ge=0)
+    candidate_replicas: int | None = Field(
+        default=None, ge=0, description="Fixed candidate size; by default it follows the traffic share."
+    )
 
 
 class BlueGreenStrategy(ApiModel):
-    preview_replicas: int | None = Field(default=None, ge=1)
+    """A full-size preview with no live traffic, then an instant switch with an instant way back."""
+
+    preview_replicas: int | None = Field(default=None, ge=1, description="Preview size; spec.replicas when unset.")
     pre_promotion_analysis: AnalysisStep | None = None
     # None: wait on the preview until someone promotes.
-    auto_promotion_seconds: int | None = Field(default=None, ge=0)
+    auto_promotion_seconds: int | None = Field(
+        default=None, ge=0, description="Switch this long after the preview is ready; unset waits for a promote."
+    )
     post_promotion_analysis: AnalysisStep | None = None
-    scale_down_delay_seconds: int = Field(default=30, ge=0)
+    scale_down_delay_seconds: int = Field(
+        default=30, ge=0, description="Keep the old revision warm this long after the switch for an instant rollback."
+    )
     preview_header: HeaderRouteStep = Field(default_factory=HeaderRouteStep)
 
 
@@ -149,6 +180,8 @@ _STRATEGIES = (("shadow", "shadow"), ("canary", "canary"), ("blue_green", "blueG
 
 
 class Strategy(ApiModel):
+    """How the candidate is brought in: exactly one of shadow, canary or blueGreen."""
+
     shadow: ShadowStrategy | None = None
     canary: CanaryStrategy | None = None
     blue_green: BlueGreenStrategy | None = None
@@ -166,9 +199,13 @@ class Strategy(ApiModel):
 
 
 class ModelRolloutSpec(ApiModel):
+    """What the user (or their GitOps tool) owns: the model server and how a new version is brought in."""
+
     # A pod template as in a Deployment; free-form on purpose (Kubernetes validates it on the Deployment).
-    template: dict[str, Any]
-    replicas: int = Field(default=1, ge=0, le=1000)
+    template: dict[str, Any] = Field(
+        description="Pod template of the model server, as in a Deployment; a change to it is a new revision."
+    )
+    replicas: int = Field(default=1, ge=0, le=1000, description="Replicas of the stable revision.")
     service: ServiceSpec = Field(default_factory=ServiceSpec)
     router: RouterSpec = Field(default_factory=RouterSpec)
     strategy: Strategy
