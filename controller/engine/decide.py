@@ -1,0 +1,95 @@
+"""The rollout engine: a pure function of (rollout, observations, now) to (new status, actions).
+
+The driver asks `due_measurements` what to measure, measures it, observes readiness, router
+state and any request, and calls `decide`. All state lives in the returned status, so a fresh
+engine given only the stored status decides exactly as one that never stopped.
+
+`decide` runs a fixed sequence of stages, each `(Plan, Context) -> Plan`:
+
+1. confirm the split the routers now serve (timers and windows start there);
+2. follow the template (first stable, start, replace or cancel a rollout);
+3. handle a person's request, judged against the state the person saw;
+4. judge measurements of scopes still active for the candidate measured (a failure rolls
+   back, a stall pauses);
+5. run the current step, and the next while steps complete;
+6. settle Progressing/Paused; 7. scale down an old stable whose warm period is over.
+
+An invalid spec skips all of them: only the reason, message and conditions change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.api.resource import ModelRollout, revision_of
+from controller.api.status import ModelRolloutStatus
+from controller.engine.actions import Action
+from controller.engine.analysis import apply_measurements, due_requests
+from controller.engine.conditions import with_kstatus
+from controller.engine.endings import scale_down_due
+from controller.engine.inputs import MeasurementRequest, Observations
+from controller.engine.plan import Context, Plan
+from controller.engine.requests import handle_request
+from controller.engine.revisions import follow_template
+from controller.engine.steps import advance, settle_phase
+from controller.engine.traffic import confirm_traffic
+from controller.engine.validity import checked_steps, recover_valid_spec, report_invalid
+
+__all__ = ["Decision", "decide", "due_measurements"]
+
+Stage = Callable[[Plan, Context], Plan]
+
+_STAGES: tuple[Stage, ...] = (
+    confirm_traffic,
+    recover_valid_spec,
+    follow_template,
+    handle_request,
+    apply_measurements,
+    advance,
+    settle_phase,
+    scale_down_due,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The new status to store, and the actions to carry out first, in order."""
+
+    status: ModelRolloutStatus
+    actions: list[Action]
+
+
+def decide(rollout: ModelRollout, observations: Observations, now: datetime) -> Decision:
+    _require_aware(now)
+    steps, issues = checked_steps(rollout.spec)
+    ctx = Context(rollout=rollout, steps=steps, observations=observations, now=now)
+    plan = Plan(status=rollout.status)
+    if issues:
+        plan = report_invalid(plan, ctx, issues)
+    else:
+        for stage in _STAGES:
+            plan = stage(plan, ctx)
+    return Decision(status=_upkeep(plan.status, ctx), actions=list(plan.actions))
+
+
+def due_measurements(rollout: ModelRollout, now: datetime) -> list[MeasurementRequest]:
+    """What to measure before deciding at `now`: background and analysis-step metrics whose interval elapsed."""
+    _require_aware(now)
+    steps, issues = checked_steps(rollout.spec)
+    status = rollout.status
+    if issues or status.candidate_revision != revision_of(rollout.spec.template):
+        return []
+    return due_requests(status, rollout.spec, steps, now)
+
+
+def _upkeep(status: ModelRolloutStatus, ctx: Context) -> ModelRolloutStatus:
+    generation = ctx.rollout.generation
+    status = status.model_copy(update={"observed_generation": generation, "traffic_summary": status.traffic.summary})
+    return with_kstatus(status, generation, ctx.now)
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now {now.isoformat()} has no time zone; expected an aware datetime such as one in UTC")
