@@ -1,0 +1,67 @@
+"""Drive one rollout to its end on this machine: reconcile on a tick until promoted, rolled back or judged."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from controller.api.resource import ModelRollout, revision_of
+from controller.api.status import Phase
+from controller.runtime.driver import Ports, Reconciled, reconcile
+
+__all__ = ["Outcome", "SessionResult", "outcome_of", "run_session"]
+
+
+class Outcome(StrEnum):
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    VERDICT = "verdict"  # shadow with promote: false — judged, nothing switched
+    INVALID = "invalid"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    outcome: Outcome
+    reason: str
+    rollout: ModelRollout
+
+
+def outcome_of(rollout: ModelRollout) -> Outcome | None:
+    """The rollout's end, read from its status alone; None while it is still going."""
+    status = rollout.status
+    target = revision_of(rollout.spec.template)
+    if status.reason == "InvalidSpec":
+        return Outcome.INVALID
+    if status.shadow_verdict is not None and status.candidate_revision is None:
+        return Outcome.VERDICT
+    if status.phase is Phase.DEGRADED and status.rejected_revision == target:
+        return Outcome.ROLLED_BACK
+    if status.phase is Phase.HEALTHY and status.stable_revision == target and status.candidate_revision is None:
+        return Outcome.PROMOTED
+    return None
+
+
+async def run_session(
+    ports: Ports,
+    rollout: ModelRollout,
+    *,
+    tick_s: float,
+    deadline_s: float,
+    on_tick: Callable[[Reconciled], Awaitable[None]] | None = None,
+) -> SessionResult:
+    """Reconcile every `tick_s` of rollout time until an outcome, or `deadline_s` of rollout time."""
+    started = ports.clock.now()
+    while True:
+        reconciled = await reconcile(ports, rollout)
+        rollout = reconciled.rollout
+        if on_tick is not None:
+            await on_tick(reconciled)
+        outcome = outcome_of(rollout)
+        if outcome is not None:
+            return SessionResult(outcome, rollout.status.message or rollout.status.reason or "", rollout)
+        if (ports.clock.now() - started).total_seconds() > deadline_s:
+            step = rollout.status.current_step
+            return SessionResult(Outcome.TIMED_OUT, f"no outcome after {deadline_s:.0f}s (at step {step})", rollout)
+        await ports.clock.sleep(tick_s)
