@@ -33,3 +33,14 @@ bench: bench-router
 
 clean:
 	rm -rf $(VENV) modelrollout-report .pytest_cache
+
+# install.yaml is the chart rendered with its default values plus the CRD; regenerate it after
+# changing either (a unit test fails while they differ).
+.PHONY: install-yaml
+install-yaml: $(STAMP)
+	$(BIN)/python manifests/generate_install.py
+
+# Opt-in: needs a running Docker engine and kind (it cannot run without them). Creates the kind
+# cluster, builds and loads the images, installs the chart, then rolls a good and a bad model out.
+e2e-kind: $(STAMP)
+	MODELROLLOUT_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -v -p no:cacheprovider --timeout 3600
