@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_run(args, console))
     except SpecError as exc:
-        console.print(f"[red]invalid input:[/] {exc}", highlight=False)
+        console.print(f"[red]invalid input:[/] {exc}", highlight=False, soft_wrap=True)
         return EXIT_INVALID
     except ModelRolloutError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return EXIT_INVALID

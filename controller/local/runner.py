@@ -23,7 +23,8 @@ from rich.live import Live
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, TrafficSplit
 from controller.engine.actions import SetTraffic
-from controller.kube.measure import MetricRouter, RouterStatsSource, observe_router_stats
+from controller.kube.measure import MetricRouter, RouterStatsSource
+from controller.providers.router_stats import observe_router_metric
 from controller.kube.routerconfig import build_config
 from controller.kube.routers import RouterEndpoint, RouterPoller
 from controller.local.cluster import EventLog, LocalCluster
@@ -233,7 +234,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready=None) -> 
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
             metrics = MetricRouter(
-                RouterStatsSource(poller, observe_router_stats), PrometheusProvider(client), WebhookProvider(client)
+                RouterStatsSource(poller, observe_router_metric), PrometheusProvider(client), WebhookProvider(client)
             )
             events = EventLog(clock)
             cluster = LocalCluster(upstreams, {}, client)
@@ -254,6 +255,11 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready=None) -> 
                 live.update(render(final))
             if traffic_task is not None:
                 await traffic_task()
+            # The last split (e.g. the rollback) is in force before the final numbers are read.
+            for _ in range(50):
+                if await traffic.traffic_applied(result.rollout):
+                    break
+                await asyncio.sleep(0.1)
             readings = await poller.read(result.rollout)
             final_stats = readings[0].stats if readings and readings[0].stats else None
         finally:
