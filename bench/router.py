@@ -1,0 +1,226 @@
+"""Router benchmark: the router against nginx and against a direct call, in one run.
+
+    python bench/router.py            (or: make bench-router)
+
+Layout (two cores): the proxy under test (nginx or the router) alone on `--proxy-core`; wrk
+and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON body over
+`--connections` kept-alive connections for `--duration` seconds per scenario. Scenarios:
+
+    direct             wrk -> stable backend
+    nginx 90/10        wrk -> nginx split proxy -> backends
+    router 90/10       wrk -> router (every measurement on) -> backends
+    router +mirror     the same with 10% of requests mirrored to the candidate
+    paced direct / nginx / router (+mirror): ~1,000 req/s, to read the latency each proxy adds
+
+With `--rounds N` every scenario runs N times, interleaved (the two router scenarios swap
+places every other round), and the median of each figure is reported, so a burst of load from
+elsewhere on a shared machine skews one round, not all.
+Targets: router throughput >= 15% of nginx's, p50 added latency < 1 ms at ~1,000 req/s,
+mirroring costs the primary path < 10% throughput. Everything binds to 127.0.0.1 and lives
+in a temporary directory; every process started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from nginx_servers import (
+    Ports,
+    backends_config,
+    nginx_binary,
+    split_proxy_config,
+    start_nginx,
+)
+from wrk import Result, post_script, run_wrk
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout_s:g}s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def _running(process: subprocess.Popen[bytes], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    try:
+        _wait_http(ready_url)
+        yield process
+    finally:
+        _stop(process)
+
+
+def _router_config(workdir: Path, ports: Ports, mirror_percent: int) -> Path:
+    config = {
+        "generation": 1,
+        "upstreams": {"stable": f"http://127.0.0.1:{ports.stable}", "candidate": f"http://127.0.0.1:{ports.candidate}"},
+        "weights": {"stable": 90, "candidate": 10},
+        "mirrorPercent": mirror_percent,
+    }
+    path = workdir / f"router-mirror{mirror_percent}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _start_router(config: Path, core: int) -> tuple[subprocess.Popen[bytes], str, str]:
+    data, admin = _free_port(), _free_port()
+    command = [
+        "taskset", "-c", str(core), sys.executable, "-m", "router", "--config", str(config),
+        "--listen", f"127.0.0.1:{data}", "--admin-listen", f"127.0.0.1:{admin}", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO_ROOT)
+    return process, f"http://127.0.0.1:{data}/v1/models/bench:predict", f"http://127.0.0.1:{admin}"
+
+
+def _router_counts(admin: str) -> str:
+    with urllib.request.urlopen(f"{admin}/stats", timeout=5) as response:
+        stats = json.load(response)
+    shadow = stats["shadowComparison"]
+    served = stats["stable"]["requests"] + stats["candidate"]["requests"]
+    return f"router counted {served} served, {shadow['mirrored']} mirrored, {shadow['dropped']} dropped, {shadow['compared']} compared"
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.script = post_script(workdir / "post.lua")
+        self.paced = post_script(workdir / "paced.lua", delay_ms=args.paced_connections * 1000 // args.paced_rate)
+        self.rounds: dict[str, list[Result]] = {}
+
+    def load(self, name: str, url: str, *, paced: bool = False) -> Result:
+        args = self.args
+        connections = args.paced_connections if paced else args.connections
+        script = self.paced if paced else self.script
+        run_wrk(url, script, core=args.load_core, connections=connections, duration_s=2)  # warm-up, discarded
+        result = run_wrk(url, script, core=args.load_core, connections=connections, duration_s=args.duration)
+        self.rounds.setdefault(name, []).append(result)
+        print(f"  {name:<24} {_row(result)}")
+        return result
+
+    def medians(self) -> dict[str, Result]:
+        return {name: _median(results) for name, results in self.rounds.items()}
+
+    def router(self, name: str, ports: Ports, mirror_percent: int, *, paced: bool = False) -> None:
+        config = _router_config(self.workdir, ports, mirror_percent)
+        process, url, admin = _start_router(config, self.args.proxy_core)
+        with _running(process, f"{admin}/readyz"):
+            self.load(name, url, paced=paced)
+            print(f"  {'':<24} {_router_counts(admin)}")
+
+
+def _row(result: Result) -> str:
+    return f"{result.requests_per_s:>10,.0f} req/s  p50 {result.p50_ms:7.3f} ms  p99 {result.p99_ms:8.3f} ms  errors {result.errors}"
+
+
+def _median(results: list[Result]) -> Result:
+    return Result(
+        requests_per_s=statistics.median(r.requests_per_s for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+    )
+
+
+def _report(results: dict[str, Result], rounds: int) -> None:
+    if rounds > 1:
+        print(f"\nmedians of {rounds} rounds")
+        for name, result in results.items():
+            print(f"  {name:<24} {_row(result)}")
+    nginx, plain, mirrored = results["nginx 90/10"], results["router 90/10"], results["router 90/10 +mirror 10%"]
+    share = mirrored.requests_per_s / nginx.requests_per_s
+    cost = 1 - mirrored.requests_per_s / plain.requests_per_s
+    added = results["paced router +mirror"].p50_ms - results["paced direct"].p50_ms
+    nginx_added = results["paced nginx 90/10"].p50_ms - results["paced direct"].p50_ms
+    print("\nratios")
+    print(f"  router / nginx throughput (everything on)   {share:6.1%}   target >= 15%   {'met' if share >= 0.15 else 'MISSED'}")
+    print(f"  router (no mirror) / nginx throughput       {plain.requests_per_s / nginx.requests_per_s:6.1%}")
+    print(f"  router / direct throughput                  {mirrored.requests_per_s / results['direct'].requests_per_s:6.1%}")
+    print(f"  mirroring cost to the primary path          {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}")
+    print(f"  p50 added at ~{results['paced direct'].requests_per_s:,.0f} req/s               {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
+    print(f"  p50 nginx adds at the same rate             {nginx_added:6.3f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the router against nginx and a direct call.")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per scenario run (default 6)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--proxy-core", type=int, default=0)
+    parser.add_argument("--load-core", type=int, default=1)
+    parser.add_argument("--paced-rate", type=int, default=1000, help="target req/s of the latency scenarios")
+    parser.add_argument("--paced-connections", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="run every scenario this many times, interleaved; report medians (default 3)")
+    args = parser.parse_args()
+    binary = nginx_binary()
+    missing = [name for name, found in (("nginx", binary), ("wrk", shutil.which("wrk")), ("taskset", shutil.which("taskset"))) if not found]
+    if missing or binary is None:
+        print(f"missing {', '.join(missing)}; install with: apt-get install -y nginx-light wrk util-linux", file=sys.stderr)
+        return 2
+    ports = Ports(_free_port(), _free_port(), _free_port())
+    with tempfile.TemporaryDirectory(prefix="router-bench-") as tmp:
+        workdir = Path(tmp)
+        bench = Bench(args, workdir)
+        backends = start_nginx(binary, workdir / "backends", backends_config(workdir / "backends", ports), args.load_core)
+        with _running(backends, f"http://127.0.0.1:{ports.stable}/"):
+            print(f"proxy on core {args.proxy_core}; wrk and nginx backends on core {args.load_core}; {args.connections} connections, {args.duration}s each")
+            print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
+            for round_number in range(1, args.rounds + 1):
+                print(f"round {round_number} of {args.rounds}")
+                _one_round(bench, binary, workdir, ports, mirror_first=round_number % 2 == 0)
+        _report(bench.medians(), args.rounds)
+    return 0
+
+
+def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports, *, mirror_first: bool) -> None:
+    direct = f"http://127.0.0.1:{ports.stable}/v1/models/bench:predict"
+    bench.load("direct", direct)
+    split = start_nginx(binary, workdir / "split", split_proxy_config(workdir / "split", ports), bench.args.proxy_core)
+    with _running(split, f"http://127.0.0.1:{ports.split_proxy}/"):
+        bench.load("nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict")
+        bench.load("paced nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", paced=True)
+    # Alternate which router scenario goes first, so drift on a shared machine favours neither.
+    routers = [("router 90/10", 0), ("router 90/10 +mirror 10%", 10)]
+    for name, mirror_percent in reversed(routers) if mirror_first else routers:
+        bench.router(name, ports, mirror_percent)
+    bench.load("paced direct", direct, paced=True)
+    bench.router("paced router +mirror", ports, 10, paced=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Running wrk for the router benchmark and reading its report."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["REQUEST_BODY", "Result", "parse_report", "post_script", "run_wrk"]
+
+REQUEST_BODY = '{"instances": [[0.1, 0.2, 0.3, 0.4]]}'
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class Result:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # non-2xx answers plus socket errors
+
+
+def post_script(path: Path, delay_ms: int | None = None) -> Path:
+    """A wrk Lua script that POSTs the JSON body; with `delay_ms`, each connection pauses between requests."""
+    lines = ['wrk.method = "POST"', f"wrk.body = '{REQUEST_BODY}'", 'wrk.headers["Content-Type"] = "application/json"']
+    if delay_ms is not None:
+        lines.append(f"function delay() return {delay_ms} end")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_wrk(url: str, script: Path, *, core: int, connections: int, duration_s: int) -> Result:
+    command = [
+        "taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{duration_s}s",
+        "--latency", "--timeout", "5s", "-s", str(script), url,
+    ]  # fmt: skip
+    report = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration_s + 30).stdout
+    return parse_report(report)
+
+
+def parse_report(report: str) -> Result:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", report)
+    total = re.search(r"(\d+) requests in", report)
+    if rate is None or total is None:
+        raise RuntimeError(f"wrk printed no throughput; its report was:\n{report}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", report)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in sockets.groups()) if sockets else 0)
+    return Result(float(rate.group(1)), _percentile(report, "50%"), _percentile(report, "99%"), int(total.group(1)), errors)
+
+
+def _percentile(report: str, label: str) -> float:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s|m)\s*$", report, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {label} latency; its report was:\n{report}")
+    return float(match.group(1)) * _UNITS[match.group(2)]

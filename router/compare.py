@@ -1,0 +1,117 @@
+"""Predictions out of a model's response, and whether two sets of them agree (pure).
+
+Protocols: KServe v1 (`{"predictions": [...]}`), Open Inference Protocol v2 (on
+`/v2/models/<m>/infer`: every `outputs[].data`, in order), or a configured JSON path; `auto`
+picks v2 by path and v1 by the `predictions` key. Nested lists are flattened and objects
+contribute their values in key order, so a response becomes one flat list of scalars.
+Floats are scores (compared within a tolerance, binned for drift); ints, strings, booleans
+and nulls are labels (compared for equality, counted by category).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from router.config import Predictions
+from router.jsonpath import compile_path, evaluate
+
+__all__ = ["Comparison", "Extractor", "Scalar", "compare", "flatten", "label_key"]
+
+Scalar = float | int | str | bool | None
+
+
+def flatten(value: Any) -> list[Scalar]:
+    """`value` as a flat list of scalars: lists in order, objects by sorted key."""
+    if isinstance(value, list):
+        return [item for element in value for item in flatten(element)]
+    if isinstance(value, dict):
+        return [item for key in sorted(value) for item in flatten(value[key])]
+    return [value]
+
+
+def label_key(value: Scalar) -> str:
+    """The category a non-float prediction is counted under."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Extractor:
+    """Finds the predictions in a response body, as configured; None when it cannot."""
+
+    __slots__ = ("_protocol", "_steps")
+
+    def __init__(self, predictions: Predictions) -> None:
+        self._protocol = predictions.protocol
+        self._steps = compile_path(predictions.json_path) if predictions.json_path else ()
+
+    def extract(self, path: str, body: bytes) -> list[Scalar] | None:
+        if not body:
+            return None
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        found = self._find(path, document)
+        return flatten(found) if found is not None else None
+
+    def _find(self, path: str, document: Any) -> Any:
+        if self._protocol == "jsonpath":
+            return evaluate(document, self._steps)
+        if self._protocol == "oip-v2" or (self._protocol == "auto" and _is_oip_infer(path)):
+            return _oip_outputs(document)
+        return _kserve_predictions(document)
+
+
+def _is_oip_infer(path: str) -> bool:
+    return path.startswith("/v2/models/") and path.endswith("/infer")
+
+
+def _oip_outputs(document: Any) -> list[Any] | None:
+    outputs = document.get("outputs") if isinstance(document, dict) else None
+    if not isinstance(outputs, list):
+        return None
+    data = [output["data"] for output in outputs if isinstance(output, dict) and "data" in output]
+    return data or None
+
+
+def _kserve_predictions(document: Any) -> Any:
+    if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+        return document["predictions"]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """`agreed`: every pair equal (labels) or within tolerance (scores); the largest score gap."""
+
+    agreed: bool
+    max_abs_diff: float | None
+
+
+def compare(first: list[Scalar], second: list[Scalar], tolerance: float) -> Comparison:
+    """Pairwise agreement of two prediction lists; different lengths never agree."""
+    if len(first) != len(second):
+        return Comparison(False, None)
+    agreed = True
+    widest: float | None = None
+    for a, b in zip(first, second):
+        if _is_score_pair(a, b):
+            gap = abs(a - b)  # type: ignore[operator]
+            widest = gap if widest is None or gap > widest else widest
+            agreed = agreed and gap <= tolerance
+        elif a != b or isinstance(a, bool) != isinstance(b, bool):
+            agreed = False
+    return Comparison(agreed, widest)
+
+
+def _is_score_pair(a: Scalar, b: Scalar) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+    return numbers and (isinstance(a, float) or isinstance(b, float))

@@ -1,0 +1,137 @@
+"""The hot path's counters: plain ints and lists, updated in place, read into `RouterStats` on demand.
+
+Nothing here allocates per request beyond a bisect; `/stats` and `/metrics` snapshot it when
+they are asked, so measuring costs the proxy almost nothing.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from datetime import datetime
+
+from router.compare import Comparison, Scalar, label_key
+from router.stats import (
+    ABS_DIFF_BUCKETS,
+    LATENCY_BUCKETS_S,
+    ErrorCounts,
+    Histogram,
+    RouterStats,
+    ShadowComparison,
+    VariantStats,
+)
+
+__all__ = ["OTHER_LABEL", "Measurements", "VariantCounters"]
+
+# Labels beyond the configured number of categories are counted together under this one.
+OTHER_LABEL = "__other__"
+
+
+class VariantCounters:
+    """Cumulative counts for one variant (stable, candidate or shadow)."""
+
+    __slots__ = ("bins", "correct", "edges", "errors", "labelled", "labels", "latency", "max_labels", "not_analysed", "requests")
+
+    def __init__(self, edges: Sequence[float], max_labels: int) -> None:
+        self.requests = 0
+        self.errors = {"status_5xx": 0, "connect": 0, "timeout": 0, "protocol": 0}
+        self.latency = [0] * (len(LATENCY_BUCKETS_S) + 1)
+        self.edges: tuple[float, ...] = tuple(edges)
+        self.bins = [0] * (len(self.edges) + 1)
+        self.labels: dict[str, int] = {}
+        self.max_labels = max_labels
+        self.not_analysed = 0
+        self.labelled = 0
+        self.correct = 0
+
+    def observe(self, status: int, latency_s: float) -> None:
+        """A call answered with `status` after `latency_s` seconds."""
+        self.requests += 1
+        if status >= 500:
+            self.errors["status_5xx"] += 1
+        self.latency[bisect_left(LATENCY_BUCKETS_S, latency_s)] += 1
+
+    def fail(self, kind: str, latency_s: float) -> None:
+        """A call that got no HTTP answer: `kind` is connect, timeout or protocol."""
+        self.requests += 1
+        self.errors[kind] += 1
+        self.latency[bisect_left(LATENCY_BUCKETS_S, latency_s)] += 1
+
+    def predicted(self, predictions: list[Scalar] | None) -> None:
+        if predictions is None:
+            self.not_analysed += 1
+            return
+        for value in predictions:
+            if type(value) is float:
+                self.bins[bisect_left(self.edges, value)] += 1
+            else:
+                self._count_label(label_key(value))
+
+    def rebin(self, edges: Sequence[float], max_labels: int) -> None:
+        """New bins start empty; a consumer sees the edges change and treats it as a reset."""
+        self.max_labels = max_labels
+        if tuple(edges) != self.edges:
+            self.edges = tuple(edges)
+            self.bins = [0] * (len(self.edges) + 1)
+
+    def snapshot(self) -> VariantStats:
+        return VariantStats(
+            requests=self.requests,
+            errors=ErrorCounts(**self.errors),
+            latency_s=Histogram(edges=LATENCY_BUCKETS_S, counts=tuple(self.latency)),
+            predictions=Histogram(edges=self.edges, counts=tuple(self.bins)),
+            labels=dict(self.labels),
+            not_analysed=self.not_analysed,
+            labelled=self.labelled,
+            correct=self.correct,
+        )
+
+    def _count_label(self, key: str) -> None:
+        if key not in self.labels and len(self.labels) >= self.max_labels:
+            key = OTHER_LABEL
+        self.labels[key] = self.labels.get(key, 0) + 1
+
+
+class Measurements:
+    """Every counter one router process keeps, per variant and for shadow comparisons."""
+
+    def __init__(self, edges: Sequence[float], max_labels: int) -> None:
+        self.variants = {name: VariantCounters(edges, max_labels) for name in ("stable", "candidate", "shadow")}
+        self.mirrored = 0
+        self.dropped = 0
+        self.compared = 0
+        self.agreed = 0
+        self.abs_diff = [0] * (len(ABS_DIFF_BUCKETS) + 1)
+        self.config_errors = 0
+        self.feedback_unmatched = 0
+        self.client_disconnects = 0
+
+    def rebin(self, edges: Sequence[float], max_labels: int) -> None:
+        for counters in self.variants.values():
+            counters.rebin(edges, max_labels)
+
+    def compared_with_shadow(self, comparison: Comparison) -> None:
+        self.compared += 1
+        self.agreed += comparison.agreed
+        if comparison.max_abs_diff is not None:
+            self.abs_diff[bisect_left(ABS_DIFF_BUCKETS, comparison.max_abs_diff)] += 1
+
+    def snapshot(self, instance_id: str, started_at: datetime, generation: int | None) -> RouterStats:
+        return RouterStats(
+            instance_id=instance_id,
+            started_at=started_at,
+            generation=generation,
+            config_errors=self.config_errors,
+            feedback_unmatched=self.feedback_unmatched,
+            client_disconnects=self.client_disconnects,
+            stable=self.variants["stable"].snapshot(),
+            candidate=self.variants["candidate"].snapshot(),
+            shadow=self.variants["shadow"].snapshot(),
+            shadow_comparison=ShadowComparison(
+                mirrored=self.mirrored,
+                dropped=self.dropped,
+                compared=self.compared,
+                agreed=self.agreed,
+                abs_diff=Histogram(edges=ABS_DIFF_BUCKETS, counts=tuple(self.abs_diff)),
+            ),
+        )

@@ -1,0 +1,209 @@
+"""The upstream client against scripted HTTP servers on loopback: reuse, framing, and every failure."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from router.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
+from router.upstream import UpstreamPool
+
+# Reads one request (head and a content-length body) and answers with the bytes it returns;
+# None closes the connection without answering; an empty answer sends nothing at all.
+Script = Callable[[bytes, int], bytes | None]
+
+
+class ScriptedServer:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> ScriptedServer:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), b"0"))
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                answer = self.script(request, len(self.requests))
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+def ok(body: bytes = b'{"predictions": [1]}') -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), timeout=20))
+
+
+def pool(url: str, timeout_s: float = 5.0) -> UpstreamPool:
+    return UpstreamPool(url, connect_timeout_s=2.0, timeout_s=timeout_s)
+
+
+def test_requests_reuse_one_kept_alive_connection_and_carry_host_length_and_prefix() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda request, n: ok(b"%d" % n)).start()
+        client = pool(server.url + "/base/")
+        answers = [await client.request(b"POST", b"/v1/models/m:predict?x=1", b"x-a: 1\r\n", b"{}") for _ in range(5)]
+        assert [a.body for a in answers] == [b"1", b"2", b"3", b"4", b"5"]
+        assert all(a.status == 200 for a in answers)
+        assert (b"content-type", b"application/json") in answers[0].headers
+        assert server.connections == 1
+        first = server.requests[0]
+        assert first.startswith(b"POST /base/v1/models/m:predict?x=1 HTTP/1.1\r\n")
+        assert f"host: {server.url.removeprefix('http://')}\r\n".encode() in first
+        assert b"content-length: 2\r\n" in first and b"x-a: 1\r\n" in first and first.endswith(b"\r\n\r\n{}")
+        client.close()
+
+    run(scenario)
+
+
+def test_chunked_and_read_until_close_bodies_are_assembled() -> None:
+    async def scenario() -> None:
+        chunked = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").start()
+        until_close = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it").start()
+        assert (await pool(chunked.url).request(b"GET", b"/", b"", b"")).body == b"hello world"
+        assert (await pool(until_close.url).request(b"GET", b"/", b"", b"")).body == b"all of it"
+
+    run(scenario)
+
+
+def test_a_server_that_closes_an_idle_connection_is_retried_on_a_fresh_one() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: None if n == 2 else ok(b"%d" % n)).start()
+        client = pool(server.url)
+        assert (await client.request(b"GET", b"/", b"", b"")).body == b"1"
+        assert (await client.request(b"GET", b"/", b"", b"")).body == b"3"
+        assert server.connections == 2
+
+    run(scenario)
+
+
+def test_a_fresh_connection_closed_without_an_answer_is_a_connect_error() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: None).start()
+        with pytest.raises(UpstreamConnectError, match="without answering"):
+            await pool(server.url).request(b"GET", b"/", b"", b"")
+
+    run(scenario)
+
+
+def test_closing_mid_answer_is_a_connect_error() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nonly a part").start()
+        with pytest.raises(UpstreamConnectError, match="mid-answer"):
+            await pool(server.url).request(b"GET", b"/", b"", b"")
+
+    run(scenario)
+
+
+def test_no_answer_within_the_timeout_is_a_timeout_and_the_connection_is_dropped() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"" if n == 1 else ok()).start()
+        client = pool(server.url, timeout_s=0.2)
+        started = time.monotonic()
+        with pytest.raises(UpstreamTimeout, match=r"within 0\.2s"):
+            await client.request(b"GET", b"/", b"", b"")
+        assert 0.15 < time.monotonic() - started < 2
+        assert (await client.request(b"GET", b"/", b"", b"")).status == 200
+        assert server.connections == 2
+
+    run(scenario)
+
+
+def test_a_refused_connection_is_a_connect_error_naming_the_url() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def scenario() -> None:
+        with pytest.raises(UpstreamConnectError, match=f"cannot connect to http://127.0.0.1:{port}"):
+            await pool(f"http://127.0.0.1:{port}").request(b"GET", b"/", b"", b"")
+
+    run(scenario)
+
+
+def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"SSH-2.0-OpenSSH\r\n\r\n").start()
+        with pytest.raises(UpstreamProtocolError, match="invalid HTTP response"):
+            await pool(server.url).request(b"GET", b"/", b"", b"")
+
+    run(scenario)
+
+
+def test_head_answers_end_at_their_headers() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n").start()
+        answer = await pool(server.url, timeout_s=2).request(b"HEAD", b"/", b"", b"")
+        assert answer.status == 200 and answer.body == b""
+
+    run(scenario)
+
+
+def test_informational_answers_are_skipped() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"done")).start()
+        answer = await pool(server.url).request(b"POST", b"/", b"", b"x")
+        assert (answer.status, answer.body) == (200, b"done")
+
+    run(scenario)
+
+
+def test_a_cancelled_call_does_not_leave_its_connection_for_reuse() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"" if n == 1 else ok(b"%d" % n)).start()
+        client = pool(server.url)
+        call = asyncio.ensure_future(client.request(b"GET", b"/", b"", b""))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert (await client.request(b"GET", b"/", b"", b"")).body == b"2"
+        assert server.connections == 2
+
+    run(scenario)
+
+
+def test_concurrent_calls_reuse_connections_without_mixing_answers() -> None:
+    def echo_path(request: bytes, n: int) -> bytes:
+        return ok(request.split(b" ")[1])
+
+    async def worker(client: UpstreamPool, name: int) -> list[bool]:
+        paths = [b"/w%d/r%d" % (name, n) for n in range(15)]
+        return [(await client.request(b"GET", p, b"", b"")).body == p for p in paths]
+
+    async def scenario() -> None:
+        server = await ScriptedServer(echo_path).start()
+        client = pool(server.url)
+        # A connection goes back to the pool before its caller resumes: other callers take it meanwhile.
+        results = await asyncio.gather(*(worker(client, n) for n in range(40)))
+        assert all(all(r) for r in results)
+        assert server.connections <= 40
+
+    run(scenario)
