@@ -25,7 +25,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # kubectl plugin verbs: `kubectl modelrollout get|status|promote|...`
-KUBECTL_COMMANDS: dict[str, tuple[str, str]] = {}
+KUBECTL_COMMANDS: dict[str, tuple[str, str]] = {
+    "get": ("controller.cli.kubectl.get", "list ModelRollouts with phase, step, split and revisions"),
+    "status": ("controller.cli.kubectl.status", "show one ModelRollout's status and evidence; --watch follows it"),
+    "promote": ("controller.cli.kubectl.promote", "complete the current step; --full promotes now"),
+    "abort": ("controller.cli.kubectl.abort", "roll the candidate back: all traffic to stable"),
+    "retry": ("controller.cli.kubectl.retry", "roll out a rejected revision again"),
+    "pause": ("controller.cli.kubectl.pause", "hold the rollout until resumed"),
+    "resume": ("controller.cli.kubectl.resume", "go on after a pause"),
+    "undo": ("controller.cli.kubectl.undo", "go back to the previous stable revision"),
+}
 
 
 def _parser(prog: str, commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:

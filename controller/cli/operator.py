@@ -1,0 +1,98 @@
+"""`modelrollout controller`: run the Kubernetes operator until SIGTERM or SIGINT.
+
+Exit codes: 0 after a clean stop, 2 for unusable arguments or kubeconfig.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from controller.kube.client import KubeClient, load_configuration
+from controller.kube.errors import KubeError
+from controller.kube.leader import LeaseConfig
+from controller.kube.manager import Controller
+from controller.kube.wiring import ControllerConfig, default_identity
+
+__all__ = ["add_arguments", "run", "parse_listen", "config_from"]
+
+USAGE_ERROR = 2
+log = logging.getLogger(__name__)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:8080`) for argparse; a bad value names itself."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT with a port in 0..65535")
+    return host.strip("[]"), int(port)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--namespace", action="append", default=[], metavar="NS", help="watch only this namespace (repeatable; default: all)")
+    parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)")
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument("--metrics-listen", type=parse_listen, default=("127.0.0.1", 8081), metavar="HOST:PORT", help="serve /metrics and /healthz here (default 127.0.0.1:8081)")
+    parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader Lease (for several replicas)")
+    parser.add_argument("--lease-namespace", default="modelrollout-system", metavar="NS", help="namespace of the leader Lease")
+    parser.add_argument("--lease-name", default="modelrollout-controller", metavar="NAME", help="name of the leader Lease")
+    parser.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS", help="how long a Lease lasts unrenewed (default 15)")
+    parser.add_argument("--identity", default=None, metavar="ID", help="this replica's name in the Lease (default: host name and pid)")
+    parser.add_argument("--workers", type=_positive, default=4, metavar="N", help="rollouts reconciled at once (default 4)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def config_from(args: argparse.Namespace) -> ControllerConfig:
+    identity = args.identity or default_identity()
+    lease = None
+    if args.leader_elect:
+        duration = args.lease_duration
+        lease = LeaseConfig(
+            namespace=args.lease_namespace,
+            name=args.lease_name,
+            identity=identity,
+            lease_duration_s=duration,
+            renew_deadline_s=duration * 2 / 3,
+            retry_period_s=duration * 2 / 15,
+        )
+    return ControllerConfig(
+        namespaces=tuple(dict.fromkeys(args.namespace)),
+        workers=args.workers,
+        leader_election=lease,
+        metrics_listen=args.metrics_listen,
+        identity=identity,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from(args)
+        client = KubeClient(load_configuration(args.kubeconfig, args.context))
+    except (ValueError, KubeError) as exc:
+        print(f"modelrollout controller: {exc}")
+        return USAGE_ERROR
+    try:
+        asyncio.run(_serve(client, config))
+    finally:
+        client.close()
+    return 0
+
+
+async def _serve(client: KubeClient, config: ControllerConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    controller = Controller(client, config)
+    log.info("controller %s starting (namespaces: %s)", config.identity, ", ".join(config.namespaces) or "all")
+    await controller.run(stop)
+    log.info("controller %s stopped", config.identity)

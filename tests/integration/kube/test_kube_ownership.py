@@ -1,0 +1,115 @@
+"""What the operator owns stays as it says: hand edits go back, deletion takes everything, bad specs are named."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from controller.api.resource import revision_of
+from controller.cli import kubectl_main
+from tests.integration.kube.conftest import GOOD, STABLE
+from tests.integration.kube.scene import Scene, canary_document, template
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+STEPS = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 100}]
+STABLE_REVISION = revision_of(template(STABLE))
+
+
+async def _stable(scene: Scene) -> None:
+    scene.apply(canary_document("demo", STABLE, STEPS))
+    await scene.wait_for("the first stable", lambda: scene.status("demo").get("phase") == "Healthy")
+
+
+async def test_a_hand_edited_deployment_and_a_deleted_configmap_are_put_back(scene: Scene) -> None:
+    running = await scene.start_controller()
+    await _stable(scene)
+    name = f"demo-{STABLE_REVISION}"
+    live = scene.get("deployments.apps", name)
+    assert live is not None
+    live["spec"]["replicas"] = 7
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:latest"
+    scene.kube.store.replace("deployments.apps", "default", name, live)
+    original = json.loads(scene.get("configmaps", "demo-router")["data"]["router.json"])
+    scene.kube.store.delete("configmaps", "default", "demo-router")
+
+    def restored() -> bool:
+        deployment = scene.get("deployments.apps", name)
+        configmap = scene.get("configmaps", "demo-router")
+        return bool(
+            deployment
+            and deployment["spec"]["replicas"] == 2
+            and deployment["spec"]["template"]["spec"]["containers"][0]["image"] == STABLE
+            and configmap
+        )
+
+    await scene.wait_for("the Deployment and ConfigMap restored", restored, timeout_s=15)
+    config = json.loads(scene.get("configmaps", "demo-router")["data"]["router.json"])
+    assert config["upstreams"] == original["upstreams"] and config["weights"] == original["weights"]
+    await running.stop()
+
+
+async def test_deleting_the_rollout_takes_every_owned_object_and_nothing_comes_back(scene: Scene) -> None:
+    running = await scene.start_controller()
+    await _stable(scene)
+    owned = [("deployments.apps", f"demo-{STABLE_REVISION}"), ("deployments.apps", "demo-router"), ("configmaps", "demo-router"),
+             ("services", "demo"), ("services", "demo-router"), ("serviceaccounts", "demo-router")]  # fmt: skip
+    assert all(scene.get(kind, name) is not None for kind, name in owned)
+    scene.kube.store.delete("modelrollouts", "default", "demo")
+    await scene.wait_for("the owned objects collected", lambda: all(scene.get(k, n) is None for k, n in owned))
+    await asyncio.sleep(1.0)
+    assert [n for k, n in owned if scene.get(k, n) is not None] == []
+    assert running.controller.metrics.exposition().decode().count('modelrollout_rollouts{phase="Healthy"} 0.0') == 1
+    await running.stop()
+
+
+async def test_a_spec_that_does_not_parse_gets_invalid_spec_naming_the_field(scene: Scene) -> None:
+    running = await scene.start_controller()
+    document = canary_document("broken", STABLE, [{"setWeight": 140}])
+    scene.apply(document)
+    await scene.wait_for("InvalidSpec", lambda: scene.status("broken").get("reason") == "InvalidSpec")
+    status = scene.status("broken")
+    assert ".spec.strategy.canary.steps[0].setWeight" in status["message"]
+    assert "140" in status["message"]
+    assert status["phase"] == "Degraded"
+    assert scene.get("configmaps", "broken-router") is None
+    warnings = [e for e in scene.events("broken") if e["reason"] == "InvalidSpec"]
+    assert warnings and warnings[0]["type"] == "Warning"
+    # The worker survived: a sound rollout next to it still goes ahead.
+    await _stable(scene)
+    await running.stop()
+
+
+async def test_kubectl_promote_moves_a_rollout_past_an_indefinite_pause(scene: Scene) -> None:
+    running = await scene.start_controller()
+    await _stable(scene)
+    await scene.start_router("demo", 0)
+    scene.apply(canary_document("demo", GOOD, STEPS))
+    await scene.wait_for("a pause until promoted", lambda: scene.status("demo").get("phase") == "Paused")
+    kubeconfig = str(scene.kube.kubeconfig_path)
+    code = await asyncio.to_thread(kubectl_main, ["promote", "demo", "-n", "default", "--kubeconfig", kubeconfig])
+    assert code == 0
+    good = revision_of(template(GOOD))
+    await scene.wait_for("promotion", lambda: scene.status("demo").get("stableRevision") == good, timeout_s=20)
+    assert scene.rollout("demo")["spec"]["template"] == template(GOOD)  # the request touched no spec field
+    await running.stop()
+
+
+async def test_a_malformed_request_annotation_is_reported_once_and_ignored(scene: Scene) -> None:
+    running = await scene.start_controller()
+    await _stable(scene)
+    scene.kube.store.patch("modelrollouts", "default", "demo", {"metadata": {"annotations": {"modelrollout.io/request": "promote please"}}})
+
+    def warned() -> list[dict[str, object]]:
+        return [e for e in scene.events("demo") if e["reason"] == "InvalidRequest"]
+
+    (event,) = await scene.wait_for("a warning about the request", warned)
+    assert event["type"] == "Warning"
+    assert "modelrollout.io/request" in str(event["message"]) and "not JSON" in str(event["message"])
+    scene.kube.store.patch("modelrollouts", "default", "demo", {"metadata": {"labels": {"touched": "yes"}}})
+    await asyncio.sleep(0.5)
+    assert warned()[0].get("count", 1) == 1
+    assert scene.status("demo")["phase"] == "Healthy"
+    await running.stop()
