@@ -26,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "examples" / "cana
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, default="good", help="what is wrong with the candidate (default good)")
-    parser.add_argument("--speed", type=float, default=10.0, help="rollout time runs this many times faster (default 10)")
+    parser.add_argument("--speed", type=float, default=20.0, help="rollout time runs this many times faster (default 20)")
     parser.add_argument("--report", type=Path, default=Path("modelrollout-report"), help="report directory")
     parser.add_argument("--rollout", type=Path, default=EXAMPLE, help="ModelRollout YAML (default: the canary example)")
     parser.add_argument("--rate", type=float, default=120.0, help="requests per second of generated traffic")

@@ -122,6 +122,12 @@ class Scene:
     def status(self, name: str) -> dict[str, Any]:
         return self.rollout(name).get("status") or {}
 
+    def must_get(self, resource: str, name: str) -> dict[str, Any]:
+        found = self.get(resource, name)
+        if found is None:
+            raise AssertionError(f"{resource} {name} does not exist")
+        return found
+
     def get(self, resource: str, name: str) -> dict[str, Any] | None:
         try:
             return self.kube.store.get(resource, NAMESPACE, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -12,13 +13,12 @@ from tests.integration.kube.scene import Scene, canary_document, template
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-STEPS = [{"setWeight": 30}, {"analysis": {"interval": "1s", "count": 2}}, {"setWeight": 100}]
+STEPS: list[dict[str, Any]] = [{"setWeight": 30}, {"analysis": {"interval": "1s", "count": 2}}, {"setWeight": 100}]
 
 
-def _router_config(scene: Scene, name: str) -> dict[str, object]:
-    configmap = scene.get("configmaps", f"{name}-router")
-    assert configmap is not None, "the router ConfigMap was not written"
-    return json.loads(configmap["data"]["router.json"])
+def _router_config(scene: Scene, name: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(scene.must_get("configmaps", f"{name}-router")["data"]["router.json"])
+    return config
 
 
 async def _healthy_on(scene: Scene, name: str, image: str) -> None:
@@ -84,7 +84,7 @@ async def test_a_failing_metric_rolls_back_and_rejects_the_candidate(scene: Scen
     config = _router_config(scene, "demo")
     assert config["weights"] == {"stable": 100, "candidate": 0}
     assert config["mirrorPercent"] == 0
-    await scene.wait_for("the candidate scaled to zero", lambda: scene.get("deployments.apps", f"demo-{rejected}")["spec"]["replicas"] == 0)
+    await scene.wait_for("the candidate scaled to zero", lambda: scene.must_get("deployments.apps", f"demo-{rejected}")["spec"]["replicas"] == 0)
     assert "AnalysisFailed" in {e["reason"] for e in scene.events("demo")}
     metrics = running.controller.metrics.exposition().decode()
     assert "modelrollout_rollbacks_total 1.0" in metrics
@@ -127,6 +127,6 @@ async def test_blue_green_previews_the_candidate_then_switches_and_scales_the_ol
 
     await scene.wait_for("the preview Service on the candidate", previewing)
     await _healthy_on(scene, "demo", GOOD)
-    await scene.wait_for("the old revision scaled down", lambda: scene.get("deployments.apps", f"demo-{old}")["spec"]["replicas"] == 0)
+    await scene.wait_for("the old revision scaled down", lambda: scene.must_get("deployments.apps", f"demo-{old}")["spec"]["replicas"] == 0)
     assert "ScaledDown" in {e["reason"] for e in scene.events("demo")}
     await running.stop()

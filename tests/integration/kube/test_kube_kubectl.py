@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -29,7 +30,7 @@ STATUS = {
 
 
 @pytest.fixture
-def cluster() -> FakeKube:
+def cluster() -> Iterator[FakeKube]:
     with FakeKube() as kube:
         created = kube.store.create("modelrollouts", "default", canary_document("demo", "model:v1", [{"setWeight": 100}]))
         kube.store.replace("modelrollouts", "default", "demo", {**created, "status": STATUS}, status=True)

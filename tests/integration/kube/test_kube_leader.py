@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from tests.integration.kube.scene import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-STEPS = [{"setWeight": 30}, {"pause": {"duration": "2s"}}, {"setWeight": 100}]
+STEPS: list[dict[str, Any]] = [{"setWeight": 30}, {"pause": {"duration": "2s"}}, {"setWeight": 100}]
 
 
 def _holder(scene: Scene) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.integration.kube.scene import Scene, canary_document, template
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-STEPS = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 100}]
+STEPS: list[dict[str, Any]] = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 100}]
 STABLE_REVISION = revision_of(template(STABLE))
 
 
@@ -27,12 +28,11 @@ async def test_a_hand_edited_deployment_and_a_deleted_configmap_are_put_back(sce
     running = await scene.start_controller()
     await _stable(scene)
     name = f"demo-{STABLE_REVISION}"
-    live = scene.get("deployments.apps", name)
-    assert live is not None
+    live = scene.must_get("deployments.apps", name)
     live["spec"]["replicas"] = 7
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:latest"
     scene.kube.store.replace("deployments.apps", "default", name, live)
-    original = json.loads(scene.get("configmaps", "demo-router")["data"]["router.json"])
+    original = json.loads(scene.must_get("configmaps", "demo-router")["data"]["router.json"])
     scene.kube.store.delete("configmaps", "default", "demo-router")
 
     def restored() -> bool:
@@ -46,7 +46,7 @@ async def test_a_hand_edited_deployment_and_a_deleted_configmap_are_put_back(sce
         )
 
     await scene.wait_for("the Deployment and ConfigMap restored", restored, timeout_s=15)
-    config = json.loads(scene.get("configmaps", "demo-router")["data"]["router.json"])
+    config = json.loads(scene.must_get("configmaps", "demo-router")["data"]["router.json"])
     assert config["upstreams"] == original["upstreams"] and config["weights"] == original["weights"]
     await running.stop()
 

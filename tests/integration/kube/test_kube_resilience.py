@@ -18,7 +18,7 @@ from tests.integration.kube.scene import Scene, canary_document, template
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {"setWeight": 20},
     {"pause": {"duration": "1s"}},
     {"setWeight": 50},
