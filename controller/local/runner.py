@@ -217,7 +217,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready=None) -> 
     rollout = target.rollout
     candidate_revision = revision_of(rollout.spec.template)
     # Revisions are hex hashes, so this name can never collide with the candidate's.
-    stable_revision = "stable"
+    stable_revision = "baseline"
     upstreams = {stable_revision: target.stable_url, candidate_revision: target.candidate_url}
     rollout = seed_rollout(rollout, stable_revision)
     group = ProcessGroup(target.log_dir)
