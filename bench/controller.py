@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -226,9 +227,14 @@ def run_size(size: int, args: argparse.Namespace) -> Result:
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         asyncio.run(wait_http_ok(metrics_url, 30, controller))
         control = f"http://127.0.0.1:{control_port}"
-        return asyncio.run(drive(size, args, kubeconfig, control, metrics_url, controller.pid))
-    finally:
+        result = asyncio.run(drive(size, args, kubeconfig, control, metrics_url, controller.pid))
+    except BaseException:
         processes.stop_all()
+        print(f"logs of the failed run are in {workdir}", file=sys.stderr)
+        raise
+    processes.stop_all()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def report(results: list[Result], interval_s: float) -> None:

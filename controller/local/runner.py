@@ -153,7 +153,8 @@ class _Recorder:
 
     def _points(self, stats: RouterStats | None, now: datetime) -> list[SeriesPoint]:
         loop_now = asyncio.get_running_loop().time()
-        if stats is None:
+        # A reading reused from the poller's short cache is no new interval: skip it, or rates zig-zag.
+        if stats is None or stats == self.last_stats:
             return []
         before, elapsed = self.last_stats, (loop_now - self.last_at) if self.last_at else None
         self.last_stats, self.last_at = stats, loop_now
