@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test test-unit test-integration crd bench bench-router lint e2e-kind clean
+.PHONY: demo test test-unit test-integration crd bench bench-router bench-controller lint e2e-kind clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,10 @@ crd: $(STAMP)
 bench-router: $(STAMP)
 	$(BIN)/python bench/router.py
 
-bench: bench-router
+bench-controller: $(STAMP)
+	$(BIN)/python bench/controller.py
+
+bench: bench-router bench-controller
 
 clean:
 	rm -rf $(VENV) modelrollout-report .pytest_cache
