@@ -24,7 +24,7 @@ from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, TrafficSplit
 from controller.engine.actions import SetTraffic
 from controller.kube.measure import MetricRouter, RouterStatsSource
-from controller.providers.router_stats import observe_router_metric
+from controller.providers.router_stats import observe_router_metric, quantile
 from controller.kube.routerconfig import build_config
 from controller.kube.routers import RouterEndpoint, RouterPoller
 from controller.local.cluster import EventLog, LocalCluster
@@ -38,7 +38,7 @@ from controller.runtime.clock import ScaledClock
 from controller.runtime.driver import Ports, Reconciled
 from controller.strategies.expand import expand
 from controller.strategies.steps import describe
-from router.stats import RouterStats
+from router.stats import RouterStats, VariantStats, delta
 
 __all__ = ["LocalTarget", "FileTrafficControl", "seed_rollout", "run_local"]
 
@@ -160,40 +160,30 @@ class _Recorder:
         self.last_stats, self.last_at = stats, loop_now
         if before is None or not elapsed or before.instance_id != stats.instance_id:
             return []
-        comparison = stats.shadow_comparison
-        compared = comparison.compared - before.shadow_comparison.compared
-        agreed = comparison.agreed - before.shadow_comparison.agreed
-        agreement = agreed / compared if compared > 0 else None
+        window = delta(before, stats)
+        comparison = window.shadow_comparison
+        agreement = comparison.agreed / comparison.compared if comparison.compared > 0 else None
         return [
-            _variant_point(name, getattr(before, name), getattr(stats, name), elapsed, now, agreement if name == "shadow" else None)
+            _variant_point(name, getattr(window, name), elapsed, now, agreement if name == "shadow" else None)
             for name in ("stable", "candidate", "shadow")
         ]
 
 
-def _variant_point(name: str, before, after, elapsed_s: float, now: datetime, agreement: float | None) -> SeriesPoint:  # type: ignore[no-untyped-def]
-    requests = after.requests - before.requests
-    errors = after.errors.total - before.errors.total
-    counts = [a - b for a, b in zip(after.latency_s.counts, before.latency_s.counts)]
-    edges = after.latency_s.edges
+def _variant_point(name: str, window: VariantStats, elapsed_s: float, now: datetime, agreement: float | None) -> SeriesPoint:
+    """One variant's numbers over the interval `window` covers (already a difference of two readings)."""
+    requests = window.requests
 
-    def percentile(q: float) -> float | None:
-        total = sum(counts)
-        if total <= 0:
-            return None
-        running = 0
-        for index, count in enumerate(counts):
-            running += count
-            if running >= q * total and count:
-                return edges[min(index, len(edges) - 1)] * 1000
-        return edges[-1] * 1000
+    def milliseconds(q: float) -> float | None:
+        seconds = quantile(window.latency_s, q)
+        return None if seconds is None else seconds * 1000
 
     return SeriesPoint(
         t=now,
         variant=name,
-        request_rate=requests / elapsed_s if requests >= 0 else None,
-        error_rate=errors / requests if requests > 0 else None,
-        p50_ms=percentile(0.5),
-        p99_ms=percentile(0.99),
+        request_rate=requests / elapsed_s,
+        error_rate=window.errors.total / requests if requests > 0 else None,
+        p50_ms=milliseconds(0.5),
+        p99_ms=milliseconds(0.99),
         agreement=agreement,
     )
 
