@@ -94,7 +94,7 @@ class Informer:
         namespace, name = object_key(obj)
         old = self.store.get(namespace, name)
         if event_type == "DELETED":
-            self.store.remove(namespace, name)
+            self.store.remove(namespace, name, str(obj.get("metadata", {}).get("resourceVersion") or "") or None)
         elif not self.store.put(obj):
             return
         self._notify(event_type, obj, old)

@@ -3,6 +3,12 @@
 Objects are stored encoded (orjson bytes, managedFields dropped) and decoded on every read: a
 decoded Kubernetes object takes four to five times the memory of its JSON, a controller holds a
 dozen objects per rollout, and every reader gets its own copy that it may change freely.
+
+A removal leaves a tombstone at the version the object was deleted at. The controller writes
+its own results through to the cache, and such a result can arrive after the watch already
+reported the object deleted (a status write racing `kubectl delete`); without the tombstone
+that late write would bring a deleted object back into the cache, and the controller would
+keep reconciling, and recreating the workloads of, a rollout that no longer exists.
 """
 
 from __future__ import annotations
@@ -58,10 +64,12 @@ class _Entry:
 class Store:
     """Written only by its informer(s) and by write-through of the controller's own writes."""
 
-    def __init__(self, index_label: str | None = None) -> None:
+    def __init__(self, index_label: str | None = None, tombstone_limit: int = 10_000) -> None:
         self._entries: dict[Key, _Entry] = {}
         self._index_label = index_label
         self._index: dict[Key, set[str]] = {}
+        self._tombstones: dict[Key, str] = {}
+        self._tombstone_limit = tombstone_limit
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         entry = self._entries.get((namespace, name))
@@ -78,18 +86,34 @@ class Store:
 
     def put(self, obj: dict[str, Any]) -> bool:
         """Keep `obj` unless the store already holds a newer version; True when kept."""
-        key = object_key(obj)
-        if not is_newer(_version(obj), self.version(*key)):
+        key, version = object_key(obj), _version(obj)
+        if not is_newer(version, self.version(*key)):
             return False
+        deleted_at = self._tombstones.get(key)
+        if deleted_at is not None:
+            if version == deleted_at or not is_newer(version, deleted_at):
+                return False
+            del self._tombstones[key]
         self._set(key, obj)
         return True
 
-    def remove(self, namespace: str, name: str) -> dict[str, Any] | None:
-        entry = self._entries.pop((namespace, name), None)
+    def remove(self, namespace: str, name: str, deleted_version: str | None = None) -> dict[str, Any] | None:
+        """Forget an object; nothing at or before `deleted_version` (default: the cached one) comes back."""
+        key = (namespace, name)
+        entry = self._entries.pop(key, None)
+        tombstone = deleted_version if deleted_version is not None else (entry.version if entry is not None else None)
+        if tombstone:
+            self._bury(key, tombstone)
         if entry is None:
             return None
-        self._unindex((namespace, name), entry)
+        self._unindex(key, entry)
         return orjson.loads(entry.body)
+
+    def _bury(self, key: Key, version: str) -> None:
+        self._tombstones.pop(key, None)
+        self._tombstones[key] = version
+        if len(self._tombstones) > self._tombstone_limit:  # oldest first: dicts keep insertion order
+            del self._tombstones[next(iter(self._tombstones))]
 
     def replace_all(self, objects: list[dict[str, Any]], namespace: str | None = None) -> dict[Key, dict[str, Any]]:
         """Swap in a fresh list of `namespace` (None: everything); returns the objects that vanished."""
@@ -97,6 +121,7 @@ class Store:
         gone = [k for k in self._entries if k not in fresh and namespace in (None, k[0])]
         vanished = {key: obj for key in gone if (obj := self.remove(*key)) is not None}
         for key, obj in fresh.items():
+            self._tombstones.pop(key, None)
             self._set(key, obj)
         return vanished
 

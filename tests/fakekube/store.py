@@ -8,7 +8,8 @@ while every object handed back to a caller is a copy it may change freely.
 Deletion is immediate (finalizers are not honoured). Owner references are collected as the
 garbage collector would: with the default propagation, deleting an owner deletes each
 dependent whose owners are now all gone, transitively, and drops the dangling reference from
-dependents that still have a live owner; `Orphan` only drops the reference. Deleting a
+dependents that still have a live owner; `Orphan` only drops the reference. An object created
+with owner references that all name deleted owners is collected straight away. Deleting a
 namespace deletes everything in it.
 """
 
@@ -32,7 +33,7 @@ from tests.fakekube.errors import (
     invalid,
     not_found,
 )
-from tests.fakekube.owners import Key, OwnerIndex
+from tests.fakekube.owners import Key, OwnerIndex, owner_uids
 from tests.fakekube.patches import PatchType, apply_patch
 from tests.fakekube.resources import Registry, Resource, default_registry
 from tests.fakekube.selectors import ObjectFilter
@@ -184,7 +185,20 @@ class Store:
             if new["metadata"]["name"] in self._objects.get(res, {}).get(new["metadata"].get("namespace", ""), {}):
                 raise already_exists(res, new["metadata"]["name"])
             self._admit(res, new)
-            return _copy(self._commit(res, ADDED, new, None))
+            created = _copy(self._commit(res, ADDED, new, None))
+            self._collect_if_orphaned(res, new)
+            return created
+
+    def _collect_if_orphaned(self, resource: Resource, obj: dict[str, Any]) -> None:
+        """A new object whose every owner is already gone is collected, as the garbage collector does.
+
+        The real collector does it a moment later; here it happens at once, so a controller that
+        recreates what belonged to a deleted owner sees the object appear and vanish again.
+        """
+        owners = owner_uids(obj)
+        if owners and not any(self._owners.exists(uid) for uid in owners):
+            stored = self._objects[resource][str(obj["metadata"].get("namespace", ""))][obj["metadata"]["name"]]
+            self._collect(str(self._remove(resource, stored)["metadata"]["uid"]))
 
     def _write(self, res: Resource, namespace: str | None, name: str, body: Any, *, status_only: bool, require_rv: bool) -> dict[str, Any]:
         if status_only and not res.status_subresource:

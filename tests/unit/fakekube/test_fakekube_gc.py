@@ -95,3 +95,15 @@ def test_delete_preconditions_are_checked(kube: FakeKube, core: k8s.CoreV1Api) -
     right = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=created.metadata.uid, resource_version=created.metadata.resource_version))
     core.delete_namespaced_config_map("cfg", "default", body=right)
     assert _names(core) == []
+
+
+def test_a_dependent_created_after_its_owner_was_deleted_is_collected(kube: FakeKube, core: k8s.CoreV1Api) -> None:
+    rollout = kube.store.create("modelrollouts", "default", modelrollout("demo"))
+    kube.store.delete("modelrollouts", "default", "demo")
+    seen: list[WatchEvent] = []
+    kube.store.watch("configmaps", "default", kube.store.resource_version, seen.append)
+
+    core.create_namespaced_config_map("default", configmap("late", owners=[owner_of(rollout)]))
+
+    assert _names(core) == []
+    assert [event.type for event in seen] == ["ADDED", "DELETED"]

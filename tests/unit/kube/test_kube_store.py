@@ -59,3 +59,33 @@ def test_a_relist_of_one_namespace_leaves_the_others_alone() -> None:
     assert sorted(store.all_keys()) == [("ml", "b"), ("other-ns", "x")]
     assert store.version("ml", "b") == "5"
     assert [o["metadata"]["name"] for o in store.by_label("ml", "fraud")] == ["b"]
+
+
+def test_a_write_through_that_lands_after_the_deletion_does_not_bring_the_object_back() -> None:
+    store = Store()
+    store.put(_obj("a", "10"))
+    store.remove("ml", "a", deleted_version="12")  # the watch's DELETED event
+    assert not store.put(_obj("a", "11"))  # the controller's own status write, answered before the delete
+    assert not store.put(_obj("a", "12"))
+    assert store.get("ml", "a") is None and store.by_label("ml", "fraud") == []
+    assert store.put(_obj("a", "13"))  # created again under the same name
+    assert store.get("ml", "a") is not None
+
+
+def test_a_removal_without_a_version_buries_the_cached_one_and_tombstones_stay_bounded() -> None:
+    store = Store(tombstone_limit=2)
+    store.put(_obj("a", "5"))
+    store.remove("ml", "a")
+    assert not store.put(_obj("a", "5"))
+    for name, version in (("b", "6"), ("c", "7")):
+        store.put(_obj(name, version))
+        store.remove("ml", name)
+    assert store.put(_obj("a", "5"))  # its tombstone was the oldest of three and was dropped
+
+
+def test_a_relist_is_authoritative_over_tombstones() -> None:
+    store = Store()
+    store.put(_obj("a", "5"))
+    store.remove("ml", "a", deleted_version="9")
+    store.replace_all([_obj("a", "8")])
+    assert store.get("ml", "a") is not None
