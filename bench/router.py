@@ -13,8 +13,8 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
     paced direct / nginx / router (+mirror): ~1,000 req/s, to read the latency each proxy adds
 
 With `--rounds N` every scenario runs N times, interleaved (the two router scenarios swap
-places every other round), and the median of each figure is reported, so a burst of load from
-elsewhere on a shared machine skews one round, not all.
+places every other round). Each ratio is computed within a round and the median over rounds
+is reported, so a burst of load from elsewhere on a shared machine skews one round, not all.
 Targets: router throughput >= 15% of nginx's, p50 added latency < 1 ms at ~1,000 req/s,
 mirroring costs the primary path < 10% throughput. Everything binds to 127.0.0.1 and lives
 in a temporary directory; every process started here is stopped here.
@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,9 +133,6 @@ class Bench:
         print(f"  {name:<24} {_row(result)}")
         return result
 
-    def medians(self) -> dict[str, Result]:
-        return {name: _median(results) for name, results in self.rounds.items()}
-
     def router(self, name: str, ports: Ports, mirror_percent: int, *, paced: bool = False) -> None:
         config = _router_config(self.workdir, ports, mirror_percent)
         process, url, admin = _start_router(config, self.args.proxy_core)
@@ -158,23 +155,71 @@ def _median(results: list[Result]) -> Result:
     )
 
 
-def _report(results: dict[str, Result], rounds: int) -> None:
-    if rounds > 1:
-        print(f"\nmedians of {rounds} rounds")
-        for name, result in results.items():
+def _per_round(rounds: dict[str, list[Result]], figure: Callable[[dict[str, Result]], float]) -> list[float]:
+    count = min(len(results) for results in rounds.values())
+    return [figure({name: results[i] for name, results in rounds.items()}) for i in range(count)]
+
+
+def _paired(rounds: dict[str, list[Result]], figure: Callable[[dict[str, Result]], float]) -> float:
+    """The median over rounds of a figure computed within each round.
+
+    Scenarios of one round run minutes apart at most, so comparing them inside the round
+    cancels most of the drift a shared machine shows between rounds; a ratio of medians taken
+    from different rounds would not.
+    """
+    return statistics.median(_per_round(rounds, figure))
+
+
+def _spread(rounds: dict[str, list[Result]], name: str) -> float:
+    """How far the same scenario's throughput moved between rounds: (max - min) / median."""
+    rates = [r.requests_per_s for r in rounds[name]]
+    return (max(rates) - min(rates)) / statistics.median(rates)
+
+
+def _share(r: dict[str, Result]) -> float:
+    return r["router 90/10 +mirror 10%"].requests_per_s / r["nginx 90/10"].requests_per_s
+
+
+def _plain_share(r: dict[str, Result]) -> float:
+    return r["router 90/10"].requests_per_s / r["nginx 90/10"].requests_per_s
+
+
+def _direct_share(r: dict[str, Result]) -> float:
+    return r["router 90/10 +mirror 10%"].requests_per_s / r["direct"].requests_per_s
+
+
+def _mirror_cost(r: dict[str, Result]) -> float:
+    return 1 - r["router 90/10 +mirror 10%"].requests_per_s / r["router 90/10"].requests_per_s
+
+
+def _router_added(r: dict[str, Result]) -> float:
+    return r["paced router +mirror"].p50_ms - r["paced direct"].p50_ms
+
+
+def _nginx_added(r: dict[str, Result]) -> float:
+    return r["paced nginx 90/10"].p50_ms - r["paced direct"].p50_ms
+
+
+def _report(rounds: dict[str, list[Result]]) -> None:
+    count = min(len(results) for results in rounds.values())
+    medians = {name: _median(results) for name, results in rounds.items()}
+    if count > 1:
+        print(f"\nmedians of {count} rounds")
+        for name, result in medians.items():
             print(f"  {name:<24} {_row(result)}")
-    nginx, plain, mirrored = results["nginx 90/10"], results["router 90/10"], results["router 90/10 +mirror 10%"]
-    share = mirrored.requests_per_s / nginx.requests_per_s
-    cost = 1 - mirrored.requests_per_s / plain.requests_per_s
-    added = results["paced router +mirror"].p50_ms - results["paced direct"].p50_ms
-    nginx_added = results["paced nginx 90/10"].p50_ms - results["paced direct"].p50_ms
-    print("\nratios")
+    share, cost, added = _paired(rounds, _share), _paired(rounds, _mirror_cost), _paired(rounds, _router_added)
+    print("\nratios (each the median over rounds of the figure within a round)")
     print(f"  router / nginx throughput (everything on)   {share:6.1%}   target >= 15%   {'met' if share >= 0.15 else 'MISSED'}")
-    print(f"  router (no mirror) / nginx throughput       {plain.requests_per_s / nginx.requests_per_s:6.1%}")
-    print(f"  router / direct throughput                  {mirrored.requests_per_s / results['direct'].requests_per_s:6.1%}")
+    print(f"  router (no mirror) / nginx throughput       {_paired(rounds, _plain_share):6.1%}")
+    print(f"  router / direct throughput                  {_paired(rounds, _direct_share):6.1%}")
     print(f"  mirroring cost to the primary path          {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}")
-    print(f"  p50 added at ~{results['paced direct'].requests_per_s:,.0f} req/s               {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
-    print(f"  p50 nginx adds at the same rate             {nginx_added:6.3f} ms")
+    print(f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s               {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
+    print(f"  p50 nginx adds at the same rate             {_paired(rounds, _nginx_added):6.3f} ms")
+    if count > 1:
+        costs = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _mirror_cost))
+        added_each = ", ".join(f"{a:.3f}" for a in _per_round(rounds, _router_added))
+        print(f"\nper round: mirroring cost {costs}; p50 added {added_each} ms")
+        print(f"noise: router 90/10 throughput moved {_spread(rounds, 'router 90/10'):.1%} between rounds, nginx 90/10 {_spread(rounds, 'nginx 90/10'):.1%}")
 
 
 def main() -> int:
@@ -203,7 +248,7 @@ def main() -> int:
             for round_number in range(1, args.rounds + 1):
                 print(f"round {round_number} of {args.rounds}")
                 _one_round(bench, binary, workdir, ports, mirror_first=round_number % 2 == 0)
-        _report(bench.medians(), args.rounds)
+        _report(bench.rounds)
     return 0
 
 
