@@ -90,6 +90,7 @@ class _Cycle:
             self._continue = False
             self._conn.write(_CONTINUE)
         while not self._body and self._more and not self.disconnected:
+            self._conn.resume_reading()
             self._waiter = self._conn.loop.create_future()
             await self._waiter
         if self.disconnected:
@@ -264,12 +265,14 @@ class _Connection(asyncio.Protocol):
         if not cycle.keep_alive:
             self._transport.close()
             return
-        self.resume_reading()
         if self._queue:
-            self._start(self._queue.popleft())
+            following = self._queue.popleft()
+            self.resume_reading()  # the rest of its body may still be in the socket
+            self._start(following)
         elif self._server.stopping:
             self._transport.close()
         else:
+            self.resume_reading()
             self._arm_idle()
 
     def write(self, data: bytes) -> None:

@@ -51,6 +51,19 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(module_route
     assert len({a[1][b"x-request-id"] for a in answers}) == 5
 
 
+def test_a_pipelined_request_whose_body_comes_later_is_read_once_its_turn_comes(module_router: RouterProcess) -> None:
+    body = b'{"instances": [[0.5]]}'
+    slow = b"GET /echo?tag=slow HTTP/1.1\r\nhost: x\r\nx-delay-ms: 200\r\n\r\n"
+    second = b"POST /echo?tag=second HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
+    with socket.create_connection(("127.0.0.1", module_router.port)) as connection:
+        connection.sendall(slow + second)  # the second waits its turn with its body still to come
+        time.sleep(0.4)
+        connection.sendall(body)
+        answers = _read_answers(connection, 2)
+    assert [json.loads(a[2])["query"] for a in answers] == ["tag=slow", "tag=second"]
+    assert json.loads(answers[1][2])["body"] == body.decode()
+
+
 def test_http_1_0_closes_unless_asked_to_keep_alive(module_router: RouterProcess) -> None:
     with socket.create_connection(("127.0.0.1", module_router.port)) as connection:
         connection.sendall(_echo_request("once", "1.0"))
