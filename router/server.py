@@ -120,12 +120,14 @@ class _Cycle:
 
     def _head_bytes(self, message: Message) -> bytes:
         parts = [_status_line(message["status"])]
+        says_close = False
         for name, value in message.get("headers", ()):
-            lower = name.lower()
-            if lower == b"connection" and b"close" in value.lower():
-                self.keep_alive = False
+            if name.lower() == b"connection" and b"close" in value.lower():
+                says_close = True
             parts += (name, b": ", value, b"\r\n")
-        if not self.keep_alive:
+        if says_close:
+            self.keep_alive = False
+        elif not self.keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         return b"".join(parts)
