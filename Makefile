@@ -2,17 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.stamp-install
+VENV_READY := $(VENV)/.stamp-venv
+# The demo needs the product and scikit-learn only; the tests add their tools on top, so a
+# newcomer's first `make demo` does not wait for Helm's SDK, schema bundles and linters.
+DEMO_STAMP := $(VENV)/.stamp-demo
+STAMP := $(VENV)/.stamp-test
 
 .PHONY: demo test test-unit test-integration crd bench bench-router bench-controller lint e2e-kind clean
 
-$(STAMP): pyproject.toml
+$(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,demo]'
-	touch $(STAMP)
+	touch $@
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml $(VENV_READY)
+	$(BIN)/pip install --quiet -e '.[demo]'
+	touch $@
+
+$(STAMP): pyproject.toml $(VENV_READY)
+	$(BIN)/pip install --quiet -e '.[test,demo]'
+	touch $@ $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/modelrollout demo --scenario good
 	$(BIN)/modelrollout demo --scenario errors --report modelrollout-report/errors
 
@@ -23,7 +34,7 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-crd: $(STAMP)
+crd: $(DEMO_STAMP)
 	$(BIN)/modelrollout crd > manifests/crd/modelrollouts.yaml
 
 bench-router: $(STAMP)
