@@ -15,12 +15,14 @@ $(VENV_READY):
 	$(BIN)/pip install --quiet --upgrade pip
 	touch $@
 
+# --no-compile: byte-compiling every installed file (plotly alone has thousands) doubles the
+# install; Python compiles what is imported, on first use.
 $(DEMO_STAMP): pyproject.toml $(VENV_READY)
-	$(BIN)/pip install --quiet -e '.[demo]'
+	$(BIN)/pip install --quiet --no-compile -e '.[demo]'
 	touch $@
 
 $(STAMP): pyproject.toml $(VENV_READY)
-	$(BIN)/pip install --quiet -e '.[test,demo]'
+	$(BIN)/pip install --quiet --no-compile -e '.[test,demo]'
 	touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
