@@ -231,10 +231,9 @@ class _Connection(asyncio.Protocol):
             "server": self._server.address,
         }
         expect = any(name == b"expect" and value.lower() == b"100-continue" for name, value in self._headers)
-        keep_alive = http_version != "1.0" and parser.should_keep_alive()
-        if http_version == "1.0":
-            keep_alive = any(n == b"connection" and v.lower() == b"keep-alive" for n, v in self._headers)
-        cycle = _Cycle(self, scope, keep_alive and not self._server.stopping, expect)
+        # llhttp's answer: HTTP/1.1 unless `connection: close`, HTTP/1.0 only with `keep-alive`.
+        keep_alive = parser.should_keep_alive() and not self._server.stopping
+        cycle = _Cycle(self, scope, keep_alive, expect)
         self._parsing = cycle
         if self._running is None:
             self._start(cycle)

@@ -77,6 +77,14 @@ def test_http_1_0_closes_unless_asked_to_keep_alive(module_router: RouterProcess
             assert status.startswith(b"HTTP/1.1 200") and json.loads(body)["query"] == f"tag={tag}"
 
 
+def test_http_1_1_closes_when_the_client_says_close(module_router: RouterProcess) -> None:
+    with socket.create_connection(("127.0.0.1", module_router.port)) as connection:
+        connection.sendall(_echo_request("last", "1.1", "connection: close\r\n"))
+        ((status, headers, _body),) = _read_answers(connection, 1)
+        assert status.startswith(b"HTTP/1.1 200") and headers[b"connection"] == b"close"
+        assert connection.recv(10) == b""
+
+
 def test_expect_100_continue_is_answered_before_the_body_is_sent(module_router: RouterProcess) -> None:
     body = json.dumps({"instances": [[0.5]]}).encode()
     head = f"POST /v1/models/m:predict HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\nexpect: 100-continue\r\n\r\n"
