@@ -28,7 +28,7 @@ from kubernetes import config as k8s_config
 from tests.fakekube.deployments import DeploymentReadiness
 from tests.fakekube.faults import Faults
 from tests.fakekube.kubeconfig import write_kubeconfig
-from tests.fakekube.server import ApiServer, SeenRequest
+from tests.fakekube.server import ApiServer
 from tests.fakekube.store import Admission, Store
 
 __all__ = ["FakeKube", "bind_socket", "serve_until"]
@@ -98,11 +98,6 @@ class FakeKube:
     def request_counts(self) -> Counter[tuple[str, str]]:
         """Requests served, by (verb, resource): e.g. ("list", "deployments.apps")."""
         return self.server.request_counts
-
-    @property
-    def requests(self) -> list[SeenRequest]:
-        """Every API request in arrival order, those answered by an injected fault too."""
-        return list(self.server.requests)
 
     def start(self) -> Self:
         if self._thread is not None:
