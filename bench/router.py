@@ -10,7 +10,12 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
     nginx 90/10        wrk -> nginx split proxy -> backends
     router 90/10       wrk -> router (every measurement on) -> backends
     router +mirror     the same with 10% (and 100%) of requests mirrored to the candidate
-    paced direct / nginx / router (+mirror): ~1,000 req/s, to read the latency each proxy adds
+    paced direct / nginx / router (+mirror): ~1,000 req/s over 10 connections, each pausing an
+                       exponentially drawn gap between requests, so arrivals are spread as
+                       independent clients' are: the latency each proxy adds (the target)
+    burst direct / nginx / router (+mirror): the same rate, but every connection pauses exactly
+                       10 ms, so the 10 requests arrive together: what a proxy adds when it must
+                       work through a burst (reported, no target)
 
 With `--rounds N` every scenario runs N times, interleaved (the saturated router scenarios run
 in reverse order every other round). Each ratio is computed within a round and the median over rounds
@@ -35,6 +40,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from nginx_servers import (
     Ports,
@@ -46,6 +52,9 @@ from nginx_servers import (
 from wrk import Result, post_script, run_wrk
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# How wrk sends: as fast as it can, at ~1,000 req/s with spread arrivals, or at that rate in bursts.
+Pace = Literal["saturated", "paced", "burst"]
 
 
 def _free_port() -> int:
@@ -119,25 +128,29 @@ class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
-        self.script = post_script(workdir / "post.lua")
-        self.paced = post_script(workdir / "paced.lua", delay_ms=args.paced_connections * 1000 // args.paced_rate)
+        gap_ms = args.paced_connections * 1000 // args.paced_rate
+        self.scripts: dict[Pace, Path] = {
+            "saturated": post_script(workdir / "post.lua"),
+            "paced": post_script(workdir / "paced.lua", gap_ms),
+            "burst": post_script(workdir / "burst.lua", gap_ms, lockstep=True),
+        }
         self.rounds: dict[str, list[Result]] = {}
 
-    def load(self, name: str, url: str, *, paced: bool = False) -> Result:
+    def load(self, name: str, url: str, pace: Pace = "saturated") -> Result:
         args = self.args
-        connections = args.paced_connections if paced else args.connections
-        script = self.paced if paced else self.script
+        connections = args.connections if pace == "saturated" else args.paced_connections
+        script = self.scripts[pace]
         run_wrk(url, script, core=args.load_core, connections=connections, duration_s=2)  # warm-up, discarded
         result = run_wrk(url, script, core=args.load_core, connections=connections, duration_s=args.duration)
         self.rounds.setdefault(name, []).append(result)
         print(f"  {name:<24} {_row(result)}")
         return result
 
-    def router(self, name: str, ports: Ports, mirror_percent: int, *, paced: bool = False) -> None:
+    def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated") -> None:
         config = _router_config(self.workdir, ports, mirror_percent)
         process, url, admin = _start_router(config, self.args.proxy_core)
         with _running(process, f"{admin}/readyz"):
-            self.load(name, url, paced=paced)
+            self.load(name, url, pace)
             print(f"  {'':<24} {_router_counts(admin)}")
 
 
@@ -217,6 +230,14 @@ def _nginx_added(r: dict[str, Result]) -> float:
     return r["paced nginx 90/10"].p50_ms - r["paced direct"].p50_ms
 
 
+def _router_added_burst(r: dict[str, Result]) -> float:
+    return r["burst router +mirror"].p50_ms - r["burst direct"].p50_ms
+
+
+def _nginx_added_burst(r: dict[str, Result]) -> float:
+    return r["burst nginx 90/10"].p50_ms - r["burst direct"].p50_ms
+
+
 def _report(rounds: dict[str, list[Result]]) -> None:
     count = min(len(results) for results in rounds.values())
     medians = {name: _median(results) for name, results in rounds.items()}
@@ -232,8 +253,9 @@ def _report(rounds: dict[str, list[Result]]) -> None:
     print(f"  mirroring cost to the primary path          {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}")
     print(f"  one shadow copy / one served request        {_paired(rounds, _shadow_share):6.1%}   (CPU price, read off 100% mirroring)")
     print(f"  mirroring cost implied by that price        {_paired(rounds, _implied_mirror_cost):6.1%}   target < 10%")
-    print(f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s               {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
+    print(f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s, spread arrivals {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
     print(f"  p50 nginx adds at the same rate             {_paired(rounds, _nginx_added):6.3f} ms")
+    print(f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)")
     if count > 1:
         costs = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _mirror_cost))
         added_each = ", ".join(f"{a:.3f}" for a in _per_round(rounds, _router_added))
@@ -277,13 +299,15 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports, *, mirror
     split = start_nginx(binary, workdir / "split", split_proxy_config(workdir / "split", ports), bench.args.proxy_core)
     with _running(split, f"http://127.0.0.1:{ports.split_proxy}/"):
         bench.load("nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict")
-        bench.load("paced nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", paced=True)
+        for pace in ("paced", "burst"):
+            bench.load(f"{pace} nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", pace)
     # Alternate which router scenario goes first, so drift on a shared machine favours neither.
     routers = [("router 90/10", 0), ("router 90/10 +mirror 10%", 10), ("router 90/10 +mirror 100%", 100)]
     for name, mirror_percent in reversed(routers) if mirror_first else routers:
         bench.router(name, ports, mirror_percent)
-    bench.load("paced direct", direct, paced=True)
-    bench.router("paced router +mirror", ports, 10, paced=True)
+    for pace in ("paced", "burst"):
+        bench.load(f"{pace} direct", direct, pace)
+        bench.router(f"{pace} router +mirror", ports, 10, pace)
 
 
 if __name__ == "__main__":

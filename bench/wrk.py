@@ -23,11 +23,20 @@ class Result:
     errors: int  # non-2xx answers plus socket errors
 
 
-def post_script(path: Path, delay_ms: int | None = None) -> Path:
-    """A wrk Lua script that POSTs the JSON body; with `delay_ms`, each connection pauses between requests."""
+def post_script(path: Path, gap_ms: int | None = None, *, lockstep: bool = False) -> Path:
+    """A wrk Lua script that POSTs the JSON body; with `gap_ms`, each connection pauses between requests.
+
+    The pauses are drawn from an exponential distribution with mean `gap_ms`, so the requests of
+    all connections together arrive about as a Poisson stream does, the way independent clients'
+    requests arrive. With `lockstep`, every pause is exactly `gap_ms`: wrk opens all connections at
+    once, so they then fire together, and each proxy meets a burst of one request per connection
+    every `gap_ms`.
+    """
     lines = ['wrk.method = "POST"', f"wrk.body = '{REQUEST_BODY}'", 'wrk.headers["Content-Type"] = "application/json"']
-    if delay_ms is not None:
-        lines.append(f"function delay() return {delay_ms} end")
+    if gap_ms is not None and lockstep:
+        lines.append(f"function delay() return {gap_ms} end")
+    elif gap_ms is not None:  # wrk takes whole milliseconds; rounding keeps the mean at gap_ms
+        lines.append(f"function delay() return math.floor(-{gap_ms} * math.log(1 - math.random()) + 0.5) end")
     path.write_text("\n".join(lines) + "\n")
     return path
 
