@@ -8,75 +8,72 @@ the stable's and kept for accuracy joins.
 
 from __future__ import annotations
 
-import asyncio
 from time import perf_counter
-from typing import NamedTuple
 
 from router.compare import Scalar, compare
 from router.errors import UpstreamError
 from router.feedback import PredictionLog
 from router.measure import Measurements
+from router.server import Request
 from router.state import Active
+from router.upstream import UpstreamResponse
 
-__all__ = ["SHADOW_HEADER", "Mirror", "ShadowRequest"]
+__all__ = ["SHADOW_HEADER", "Mirror"]
 
 # Tells the model server a call is a shadow copy, e.g. to skip side effects.
 SHADOW_HEADER = b"x-modelrollout-shadow: 1\r\n"
 
 
-class ShadowRequest(NamedTuple):
-    method: bytes
-    target: bytes
-    path: str
-    headers: bytes
-    body: bytes
-    request_id: str
-    # What the stable predicted for this request; None if nothing could be extracted.
-    primary: list[Scalar] | None
-
-
 class Mirror:
-    """Runs shadow calls as background tasks, bounded in number."""
+    """Sends shadow calls without waiting for them, bounded in number."""
 
     def __init__(self, measurements: Measurements, predictions: PredictionLog) -> None:
-        self._measurements = measurements
-        self._predictions = predictions
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.measurements = measurements
+        self.predictions = predictions
+        self.in_flight = 0
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
-    def submit(self, active: Active, request: ShadowRequest) -> None:
+    def submit(self, active: Active, request: Request, headers: bytes, request_id: str, primary: list[Scalar] | None) -> None:
+        """Copy `request`, which the stable served, to the candidate with `headers` (the forwarded
+        block); `primary` is what the stable predicted."""
         if active.candidate is None:
             return
-        if len(self._tasks) >= active.config.mirror_max_in_flight:
-            self._measurements.dropped += 1
+        if self.in_flight >= active.config.mirror_max_in_flight:
+            self.measurements.dropped += 1
             return
-        self._measurements.mirrored += 1
-        task = asyncio.get_running_loop().create_task(self._shadow(active, request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.measurements.mirrored += 1
+        self.in_flight += 1
+        shadow = _Shadow(self, active, request.path, request_id, primary)
+        active.candidate.send(request.method, request.target, headers + SHADOW_HEADER, request.body, shadow.answered)
 
-    async def close(self) -> None:
-        """Cancel shadow calls still running (on shutdown)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def done(self) -> None:
+        self.in_flight -= 1
 
-    async def _shadow(self, active: Active, request: ShadowRequest) -> None:
-        counters = self._measurements.variants["shadow"]
-        started = perf_counter()
-        try:
-            response = await active.pool("candidate").request(
-                request.method, request.target, request.headers + SHADOW_HEADER, request.body
-            )
-        except UpstreamError as exc:
-            counters.fail(exc.kind, perf_counter() - started)
+
+class _Shadow:
+    """One shadow call in flight: what its answer is compared with, and where it is counted."""
+
+    __slots__ = ("_active", "_mirror", "_path", "_primary", "_request_id", "_started")
+
+    def __init__(self, mirror: Mirror, active: Active, path: str, request_id: str, primary: list[Scalar] | None) -> None:
+        self._mirror = mirror
+        self._active = active
+        self._path = path
+        self._request_id = request_id
+        self._primary = primary
+        self._started = perf_counter()
+
+    def answered(self, outcome: UpstreamResponse | UpstreamError) -> None:
+        mirror = self._mirror
+        mirror.done()
+        measurements = mirror.measurements
+        counters = measurements.variants["shadow"]
+        if isinstance(outcome, UpstreamError):
+            counters.fail(outcome.kind, perf_counter() - self._started)
             return
-        counters.observe(response.status, perf_counter() - started)
-        predictions = active.extractor.extract(request.path, response.body)
+        counters.observe(outcome.status, perf_counter() - self._started)
+        active = self._active
+        predictions = active.extractor.extract(self._path, outcome.body)
         counters.predicted(predictions)
-        if predictions is not None and request.primary is not None:
-            self._measurements.compared_with_shadow(compare(request.primary, predictions, active.config.predictions.tolerance))
-            self._predictions.record_shadow(request.request_id, predictions)
+        if predictions is not None and self._primary is not None:
+            measurements.compared_with_shadow(compare(self._primary, predictions, active.config.predictions.tolerance))
+            mirror.predictions.record_shadow(self._request_id, predictions)

@@ -7,24 +7,32 @@ shadow copy handed to the mirror. Router-made answers are JSON errors:
 400 malformed request header, 413 body over the limit, 502 upstream refused or broken,
 503 no config yet, 504 upstream timeout. Every answer carries x-request-id, and once a config
 is in force, x-model-variant.
+
+All of it runs in the server's and the upstream pool's callbacks: `DataProxy.open` when a
+request's headers are in, `_Call.body_in` when its body is, `_Call.answered` when the model
+server's answer is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from time import perf_counter
 from typing import Final
 
-from router.asgi import Receive, Scope, Send, send_bytes, send_json
+import orjson
+
 from router.errors import UpstreamError, UpstreamTimeout
 from router.feedback import PredictionLog
 from router.measure import Measurements
-from router.mirror import Mirror, ShadowRequest
+from router.mirror import Mirror
 from router.selection import BUCKETS, CANDIDATE, STABLE, BucketSequence
+from router.server import Exchange, Request
 from router.state import Active, ConfigKeeper
 from router.upstream import UpstreamResponse
 
-__all__ = ["REQUEST_ID_MAX", "DataApp"]
+__all__ = ["REQUEST_ID_MAX", "DataProxy"]
 
 REQUEST_ID_MAX: Final = 200
 _REQUEST_ID_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+="
@@ -37,103 +45,138 @@ _NOT_RETURNED: Final = frozenset(
      b"upgrade", b"x-model-variant", b"x-request-id")
 )  # fmt: skip
 _NOT_RETURNED_BUT_LENGTH: Final = _NOT_RETURNED - {b"content-length"}
-_VARIANT_HEADERS: Final = {STABLE: (b"x-model-variant", b"stable"), CANDIDATE: (b"x-model-variant", b"candidate")}
+_VARIANT_LINES: Final = {STABLE: b"x-model-variant: stable\r\n", CANDIDATE: b"x-model-variant: candidate\r\n"}
+_JSON: Final = b"content-type: application/json\r\n"
+
+log = logging.getLogger("modelrollout.router")
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
-
-
-class DataApp:
-    """The raw ASGI app behind the data port."""
+class DataProxy:
+    """The data port's handler (see router.server.Handler)."""
 
     def __init__(self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, mirror: Mirror) -> None:
         self._keeper = keeper
-        self._measurements = measurements
-        self._counters = measurements.variants
-        self._predictions = predictions
-        self._mirror = mirror
+        self.measurements = measurements
+        self.counters = measurements.variants
+        self.predictions = predictions
+        self.mirror = mirror
         self._buckets = BucketSequence(random.randrange(BUCKETS))
-        self._mirror_draw = random.Random().random
+        self.mirror_draw = random.Random().random
         self._id_bits = random.Random().getrandbits  # seeded from os.urandom; ids need uniqueness, not secrecy
-        self._methods: dict[str, bytes] = {}
+        self._answered: list[_Call] = []  # sent, not yet analysed
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
+    def open(self, request: Request) -> Exchange | None:
         active = self._keeper.active
         if active is None:
-            await send_json(send, 503, {"error": "the router has no valid config yet"}, [(b"x-request-id", self._new_request_id())])
-            return
-        forwarded, given_id, declared, seen = _scan_headers(scope["headers"], active.table.watched)
+            request_id = self._new_request_id()
+            _reject(request, 503, "the router has no valid config yet", b"x-request-id: " + request_id + b"\r\n", request_id)
+            return None
+        forwarded, given_id, declared, seen = _scan_headers(request.headers, active.table.watched)
         variant = active.table.choose(seen, self._buckets.draw())
         request_id = given_id if given_id is not None and _valid_request_id(given_id) else self._new_request_id()
+        ours = _VARIANT_LINES[variant] + b"x-request-id: " + request_id + b"\r\n"
         if given_id is not None and request_id is not given_id:
-            message = f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]"
-            await _reject(send, 400, message, [_VARIANT_HEADERS[variant], (b"x-request-id", request_id)])
-            return
-        body = await self._read(receive, send, declared, active.config.max_body_bytes, [_VARIANT_HEADERS[variant], (b"x-request-id", request_id)])
-        if body is not None:
-            await self._proxy(active, scope, send, variant, (forwarded + b"x-request-id: " + request_id + b"\r\n", request_id, body))
+            _reject(request, 400, f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]", ours, request_id)
+            return None
+        call = _Call(self, active, request, variant, request_id, forwarded + b"x-request-id: " + request_id + b"\r\n")
+        request.body_limit = active.config.max_body_bytes
+        if declared is not None and int(declared) > request.body_limit:
+            request.keep_alive = False
+            call.too_large()
+            return None
+        return call
 
-    async def _read(self, receive: Receive, send: Send, declared: bytes | None, limit: int, headers: list[tuple[bytes, bytes]]) -> bytes | None:
-        """The request body; None once answered with 413 or when the client is gone."""
-        try:
-            return await _read_body(receive, declared, limit)
-        except _BodyTooLarge:
-            await _reject(send, 413, f"request body is over the {limit}-byte limit", [*headers, (b"connection", b"close")])
-        except _ClientGone:
-            self._measurements.client_disconnects += 1
-        return None
+    def analyse_soon(self, call: _Call) -> None:
+        """Analyse `call` after the answers in hand are all sent.
 
-    async def _proxy(self, active: Active, scope: Scope, send: Send, variant: str, request: tuple[bytes, bytes, bytes]) -> None:
-        headers, request_id, body = request
-        method = self._method(scope["method"])
-        target = _target(scope)
-        outcome = await self._call(active, variant, method, target, headers, body)
-        if variant == CANDIDATE and active.config.retry_candidate_on_stable and _failed(outcome):
-            variant = STABLE
-            outcome = await self._call(active, STABLE, method, target, headers, body)
-        answer_headers = [_VARIANT_HEADERS[variant], (b"x-request-id", request_id)]
-        if isinstance(outcome, UpstreamError):
-            await _reject(send, 504 if isinstance(outcome, UpstreamTimeout) else 502, str(outcome), answer_headers)
-            return
-        head = method == b"HEAD"  # its answer has no body, but says how long the body would be
-        await send_bytes(send, outcome.status, outcome.body, _returned_headers(outcome.headers, answer_headers, head), length_given=head)
-        path = scope["path"]
-        predictions = active.extractor.extract(path, outcome.body)
-        self._counters[variant].predicted(predictions)
-        rid = request_id.decode()
-        if predictions is not None:
-            self._predictions.record(rid, variant, predictions)
-        if active.table.mirrors(variant, int(self._mirror_draw() * BUCKETS)):
-            self._mirror.submit(active, ShadowRequest(method, target, path, headers, body, rid, predictions))
+        Answers that come in together are analysed together, at the end of the event loop's
+        turn: none waits for another's analysis, and the analysis code runs hot in the CPU's
+        caches (measured: a third more requests per second than analysing each on its own).
+        """
+        self._answered.append(call)
+        if len(self._answered) == 1:
+            asyncio.get_running_loop().call_soon(self._analyse)
 
-    async def _call(
-        self, active: Active, variant: str, method: bytes, target: bytes, headers: bytes, body: bytes
-    ) -> UpstreamResponse | UpstreamError:
-        counters = self._counters[variant]
-        started = perf_counter()
-        try:
-            response = await active.pool(variant).request(method, target, headers, body)
-        except UpstreamError as exc:
-            counters.fail(exc.kind, perf_counter() - started)
-            return exc
-        counters.observe(response.status, perf_counter() - started)
-        return response
+    def _analyse(self) -> None:
+        calls, self._answered = self._answered, []
+        for call in calls:
+            try:
+                call.analyse()
+            except Exception:
+                log.exception("analysing an answer failed")
 
     def _new_request_id(self) -> bytes:
         return b"%032x" % self._id_bits(128)
 
-    def _method(self, name: str) -> bytes:
-        method = self._methods.get(name)
-        if method is None:
-            method = self._methods[name] = name.encode("latin-1")
-        return method
+
+class _Call:
+    """One proxied request, from its headers to its answer and what is measured after."""
+
+    __slots__ = ("_active", "_answer_body", "_forwarded", "_proxy", "_request", "_request_id", "_retried", "_started", "_variant")
+
+    def __init__(self, proxy: DataProxy, active: Active, request: Request, variant: str, request_id: bytes, forwarded: bytes) -> None:
+        self._proxy = proxy
+        self._active = active
+        self._request = request
+        self._variant = variant
+        self._request_id = request_id
+        self._forwarded = forwarded
+        self._retried = False
+        self._started = 0.0
+        self._answer_body = b""
+
+    def body_in(self) -> None:
+        request = self._request
+        self._started = perf_counter()
+        self._active.pool(self._variant).send(request.method, request.target, self._forwarded, request.body, self.answered)
+
+    def too_large(self) -> None:
+        message = f"request body is over the {self._request.body_limit}-byte limit"
+        _reject(self._request, 413, message, self._ours(), self._request_id)
+
+    def abandoned(self) -> None:
+        self._proxy.measurements.client_disconnects += 1
+
+    def answered(self, outcome: UpstreamResponse | UpstreamError) -> None:
+        proxy, active, request, variant = self._proxy, self._active, self._request, self._variant
+        counters = proxy.counters[variant]
+        if isinstance(outcome, UpstreamError):
+            counters.fail(outcome.kind, perf_counter() - self._started)
+        else:
+            counters.observe(outcome.status, perf_counter() - self._started)
+        if variant == CANDIDATE and active.config.retry_candidate_on_stable and not self._retried and _failed(outcome):
+            self._retried, self._variant = True, STABLE
+            self.body_in()
+            return
+        try:
+            self._answer(outcome)
+        finally:
+            if not request.answered:  # _answer raised before the client had its answer
+                _reject(request, 500, "the router failed on this request; see its log", self._ours(), self._request_id)
+
+    def _answer(self, outcome: UpstreamResponse | UpstreamError) -> None:
+        request = self._request
+        if isinstance(outcome, UpstreamError):
+            _reject(request, 504 if isinstance(outcome, UpstreamTimeout) else 502, str(outcome), self._ours(), self._request_id)
+            return
+        head = request.method == b"HEAD"  # its answer has no body, but says how long the body would be
+        request.respond(outcome.status, _returned_headers(outcome.headers, head) + self._ours(), outcome.body, length_in_headers=head)
+        self._answer_body = outcome.body
+        self._proxy.analyse_soon(self)
+
+    def analyse(self) -> None:
+        """What is measured of an answer once it is sent: predictions, the log for feedback, the shadow copy."""
+        proxy, active, variant, request = self._proxy, self._active, self._variant, self._request
+        predictions = active.extractor.extract(request.path, self._answer_body)
+        proxy.counters[variant].predicted(predictions)
+        rid = self._request_id.decode()
+        if predictions is not None:
+            proxy.predictions.record(rid, variant, predictions)
+        if active.table.mirrors(variant, int(proxy.mirror_draw() * BUCKETS)):
+            proxy.mirror.submit(active, request, self._forwarded, rid, predictions)
+
+    def _ours(self) -> bytes:
+        return _VARIANT_LINES[self._variant] + b"x-request-id: " + self._request_id + b"\r\n"
 
 
 def _scan_headers(
@@ -160,42 +203,20 @@ def _valid_request_id(value: bytes) -> bool:
     return 0 < len(value) <= REQUEST_ID_MAX and not value.translate(None, _REQUEST_ID_CHARS)
 
 
-async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    if declared is not None and int(declared) > limit:
-        raise _BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _target(scope: Scope) -> bytes:
-    path: bytes = scope.get("raw_path") or scope["path"].encode()
-    query: bytes = scope.get("query_string", b"")
-    return path + b"?" + query if query else path
-
-
 def _failed(outcome: UpstreamResponse | UpstreamError) -> bool:
     return isinstance(outcome, UpstreamError) or outcome.status >= 500
 
 
-def _returned_headers(upstream: list[tuple[bytes, bytes]], ours: list[tuple[bytes, bytes]], keep_length: bool) -> list[tuple[bytes, bytes]]:
+def _returned_headers(upstream: list[tuple[bytes, bytes]], keep_length: bool) -> bytes:
     dropped = _NOT_RETURNED_BUT_LENGTH if keep_length else _NOT_RETURNED
-    headers = [(lower, value) for name, value in upstream if (lower := name.lower()) not in dropped]
-    headers += ours
-    return headers
+    parts: list[bytes] = []
+    for name, value in upstream:
+        lower = name.lower()
+        if lower not in dropped:
+            parts += (lower, b": ", value, b"\r\n")
+    return b"".join(parts)
 
 
-async def _reject(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-    request_id = next(value for name, value in headers if name == b"x-request-id").decode()
-    await send_json(send, status, {"error": message, "requestId": request_id}, headers)
+def _reject(request: Request, status: int, message: str, headers: bytes, request_id: bytes) -> None:
+    body = orjson.dumps({"error": message, "requestId": request_id.decode()})
+    request.respond(status, _JSON + headers, body)

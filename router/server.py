@@ -1,18 +1,16 @@
-"""The data port's HTTP/1.1 server: httptools parsing straight into the raw ASGI app.
+"""The data port's HTTP/1.1 server: httptools parsing straight into the proxy's callbacks.
 
-Chosen by measurement (one core, wrk with 32 connections, every feature on, 10% mirrored): in
-front of the same `DataApp`, uvicorn's httptools server served 4,350-5,400 req/s and this one
-5,400-5,800 in interleaved runs.
-The difference is what a proxy does not need on its hot path: a regex check of every header
-the app sends, a flow-control object and an event per request, and two socket writes per
-answer (head, then body). Here an answer whose body comes in one message is written at once.
+Chosen by measurement (one core for the proxy, every feature on, 10% mirrored; see
+router/app.py). A request costs no task, future, timer or ASGI message here: the handler is
+called when the headers are in and again when the body is, and answers with one call to
+`Request.respond`, now or from an upstream callback later, which writes the whole answer at once.
 
-It keeps what the data port does need: keep-alive (HTTP/1.1 by default, HTTP/1.0 on request)
-with an idle timeout, pipelined requests answered in order, request bodies streamed to the
-app as they arrive (so a body over the limit is refused without being held whole),
-`Expect: 100-continue`, back-pressure both ways, 400 for requests the parser rejects,
-`http.disconnect` for a client gone mid-request, and a graceful stop: listening ends, idle
-connections close, requests in flight get `drain_s` to finish.
+What the data port needs is kept: keep-alive (HTTP/1.1 by default, HTTP/1.0 on request) with an
+idle timeout, pipelined requests answered in order, request bodies counted as they arrive (so one
+over the limit is refused without being held whole), `Expect: 100-continue`, back-pressure both
+ways, 400 for requests the parser rejects, word to the handler of a client gone before its body
+was in, and a graceful stop: listening ends, idle connections close, requests in flight get
+`drain_s` to finish.
 """
 
 from __future__ import annotations
@@ -20,134 +18,111 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Final, Protocol
 from urllib.parse import unquote
 
 import httptools
 import orjson
 
-from router.asgi import Message, Receive, Scope, Send
-
-__all__ = ["DataServer"]
+__all__ = ["DataServer", "Exchange", "Handler", "Request"]
 
 log = logging.getLogger("modelrollout.router")
 
-ASGIApp = Any  # Callable[[Scope, Receive, Send], Awaitable[None]]; the app's own class types it
-
-_HIGH_WATER: Final = 64 * 1024  # request body bytes buffered before the socket stops being read
+_HIGH_WATER: Final = 64 * 1024  # body bytes of a waiting pipelined request buffered before reading stops
+_IDLE_SWEEP_S: Final = 1.0
 _STATUS_LINES: Final = {int(s): b"HTTP/1.1 %d %s\r\n" % (s, s.phrase.encode()) for s in HTTPStatus}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _BAD_REQUEST: Final = (
     b'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s'
 )
+_SERVER_ERROR: Final = b'{"error": "the router failed on this request; see its log"}'
 
 
-def _status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+class Exchange(Protocol):
+    """What the handler keeps for one request once its headers are in."""
+
+    def body_in(self) -> None:
+        """The whole body is in `Request.body`: answer, now or later."""
+
+    def too_large(self) -> None:
+        """The body went over `Request.body_limit`: answer now; the connection closes after."""
+
+    def abandoned(self) -> None:
+        """The client went away before its body was in; no answer is needed."""
 
 
-class _Cycle:
-    """One request and its answer: the ASGI `receive` and `send` the app is given."""
+class Handler(Protocol):
+    def open(self, request: Request) -> Exchange | None:
+        """The headers are in: answer at once and return None, or set `body_limit` and return the exchange."""
 
-    __slots__ = ("_conn", "scope", "_body", "_more", "_waiter", "_continue", "_head", "_started", "done", "keep_alive", "disconnected")
 
-    def __init__(self, conn: _Connection, scope: Scope, keep_alive: bool, expect_continue: bool) -> None:
+class Request:
+    """One request on the data port and, once `respond` is called, its answer."""
+
+    __slots__ = (
+        "_chunks", "_conn", "answered", "body", "body_limit", "complete", "exchange", "expect_continue",
+        "headers", "keep_alive", "method", "raw_path", "size", "target",
+    )  # fmt: skip
+
+    def __init__(self, conn: _Connection, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
         self._conn = conn
-        self.scope = scope
-        self._body: list[bytes] = []
-        self._more = True
-        self._waiter: asyncio.Future[None] | None = None
-        self._continue = expect_continue
-        self._head = b""
-        self._started = False
-        self.done = False
+        self.method = method
+        if url[:1] == b"/":  # origin form, the usual one: no need to parse it
+            raw_path, _, query = url.partition(b"?")
+        else:
+            parsed = httptools.parse_url(url)
+            raw_path, query = parsed.path or b"/", parsed.query or b""
+        self.target = raw_path + b"?" + query if query else raw_path  # what goes upstream, as the client wrote it
+        self.raw_path = raw_path
+        self.headers = headers  # names in lower case
         self.keep_alive = keep_alive
-        self.disconnected = False
+        self.expect_continue = any(name == b"expect" and value.lower() == b"100-continue" for name, value in headers)
+        self.body = b""
+        self.body_limit = 0
+        self.complete = False
+        self.answered = False
+        self.exchange: Exchange | None = None
+        self._chunks: list[bytes] = []
+        self.size = 0  # body bytes so far
 
-    # fed by the connection's parser callbacks
+    def respond(self, status: int, headers: bytes, body: bytes, *, length_in_headers: bool = False) -> None:
+        """Write the whole answer; `headers` is a block of `name: value\\r\\n` lines.
+
+        content-length is added unless `length_in_headers` (an answer to HEAD that says how long
+        the body would be). An answer to HEAD carries no body. Calls after the first are ignored.
+        """
+        if self.answered:
+            return
+        self.answered = True
+        line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+        length = b"" if length_in_headers else b"content-length: %d\r\n" % len(body)
+        close = b"" if self.keep_alive else b"connection: close\r\n"
+        if self.method == b"HEAD":
+            body = b""
+        self._conn.write(b"".join((line, headers, length, close, b"\r\n", body)))
+        self._conn.finished(self)
+
+    @property
+    def path(self) -> str:
+        """The path, percent-decoded; worked out on demand, as only the analysis after the answer reads it."""
+        return unquote(self.raw_path.decode("ascii", "replace"))
+
     def add_body(self, chunk: bytes) -> int:
-        self._body.append(chunk)
-        self._wake()
-        return sum(map(len, self._body))
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+        return self.size
 
     def end_body(self) -> None:
-        self._more = False
-        self._wake()
-
-    def lose_client(self) -> None:
-        self.disconnected = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def receive(self) -> Message:
-        if self._continue and self._more and not self.disconnected:
-            self._continue = False
-            self._conn.write(_CONTINUE)
-        while not self._body and self._more and not self.disconnected:
-            self._conn.resume_reading()
-            self._waiter = self._conn.loop.create_future()
-            await self._waiter
-        if self.disconnected:
-            return {"type": "http.disconnect"}
-        chunk = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        self._body.clear()
-        self._conn.resume_reading()
-        return {"type": "http.request", "body": chunk, "more_body": self._more}
-
-    async def send(self, message: Message) -> None:
-        if self.disconnected or self.done:
-            return
-        if not self._started:
-            self._started = True
-            self._head = self._head_bytes(message)
-            return
-        body: bytes = message.get("body", b"")
-        if self.scope["method"] == "HEAD":
-            body = b""
-        more = message.get("more_body", False)
-        if self._head:
-            body, self._head = self._head + body, b""
-        if body:
-            await self._conn.write_and_drain(body)
-        if not more:
-            self.done = True
-
-    def _head_bytes(self, message: Message) -> bytes:
-        parts = [_status_line(message["status"])]
-        says_close = False
-        for name, value in message.get("headers", ()):
-            if name.lower() == b"connection" and b"close" in value.lower():
-                says_close = True
-            parts += (name, b": ", value, b"\r\n")
-        if says_close:
-            self.keep_alive = False
-        elif not self.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        return b"".join(parts)
-
-    async def run(self, app: ASGIApp) -> None:
-        try:
-            await app(self.scope, self.receive, self.send)
-        except Exception:
-            log.exception("the data port's app failed on %s %s", self.scope["method"], self.scope["path"])
-            if not self._started:
-                await self.send({"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"0")]})
-                await self.send({"type": "http.response.body", "body": b""})
-            self.keep_alive = False
-        if not self.done:  # the app returned without finishing its answer: the connection is unusable
-            self.keep_alive = False
-        self._conn.finished(self)
+        self.complete = True
+        chunks = self._chunks
+        self.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: parses requests and runs their cycles one at a time, in order."""
+    """One client connection: parses requests and hands them to the handler one at a time, in order."""
 
     def __init__(self, server: DataServer) -> None:
         self._server = server
@@ -156,24 +131,21 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._parsing: _Cycle | None = None  # the request whose bytes are arriving
-        self._running: _Cycle | None = None  # the request the app is answering
-        self._queue: deque[_Cycle] = deque()  # pipelined requests waiting their turn
+        self._parsing: Request | None = None  # the request whose bytes are arriving
+        self._current: Request | None = None  # the request being answered
+        self._queue: deque[Request] = deque()  # pipelined requests waiting their turn
         self._reading = True
-        self._drain: asyncio.Future[None] | None = None
-        self._idle: asyncio.TimerHandle | None = None
-        self._client: tuple[str, int] | None = None
+        self._writing = True
+        self.idle_since: float | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self._client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
         self._server.connections.add(self)
-        self._arm_idle()
+        self.idle_since = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
-        self._disarm_idle()
+        self.idle_since = None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -186,19 +158,21 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._server.connections.discard(self)
-        self._disarm_idle()
-        for cycle in (self._running, self._parsing, *self._queue):
-            if cycle is not None:
-                cycle.lose_client()
+        current = self._current
+        if current is not None and not current.complete and current.exchange is not None:
+            self._current = None
+            current.answered = True  # nobody is left to answer
+            self._server.request_done()
+            self._server.guard(current, current.exchange.abandoned)
         self._queue.clear()
-        self._wake_drain()
 
     def pause_writing(self) -> None:
-        if self._drain is None:
-            self._drain = self.loop.create_future()
+        self._writing = False
 
     def resume_writing(self) -> None:
-        self._wake_drain()
+        self._writing = True
+        if self._current is None and self._queue:
+            self._next()
 
     # -- httptools callbacks ---------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -213,78 +187,95 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        http_version = parser.get_http_version()
-        url = httptools.parse_url(self._url)
-        raw_path: bytes = url.path or b"/"
-        scope: Scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": http_version,
-            "method": parser.get_method().decode("ascii"),
-            "scheme": "http",
-            "path": unquote(raw_path.decode("ascii", "replace")),
-            "raw_path": raw_path,
-            "query_string": url.query or b"",
-            "root_path": "",
-            "headers": self._headers,
-            "client": self._client,
-            "server": self._server.address,
-        }
-        expect = any(name == b"expect" and value.lower() == b"100-continue" for name, value in self._headers)
         # llhttp's answer: HTTP/1.1 unless `connection: close`, HTTP/1.0 only with `keep-alive`.
         keep_alive = parser.should_keep_alive() and not self._server.stopping
-        cycle = _Cycle(self, scope, keep_alive, expect)
-        self._parsing = cycle
-        if self._running is None:
-            self._start(cycle)
+        request = Request(self, parser.get_method(), self._url, self._headers, keep_alive)
+        self._parsing = request
+        if self._current is None and not self._queue and self._writing:
+            self._begin(request)
         else:
-            self._queue.append(cycle)
+            self._queue.append(request)
             self._pause_reading()  # one request in waiting is enough; the socket holds the rest
 
     def on_body(self, body: bytes) -> None:
-        cycle = self._parsing
-        if cycle is None or cycle.done:  # answered already (e.g. 413): the rest is dropped
+        request = self._parsing
+        if request is None or request.answered:  # answered already (e.g. 413): the rest is dropped
             return
-        if cycle.add_body(body) > _HIGH_WATER:
-            self._pause_reading()
+        size = request.add_body(body)
+        if request is not self._current:
+            if size > _HIGH_WATER:
+                self._pause_reading()
+        elif size > request.body_limit:
+            self._too_large(request)
 
     def on_message_complete(self) -> None:
-        if self._parsing is not None:
-            self._parsing.end_body()
+        request = self._parsing
+        if request is None:
+            return
+        request.end_body()
+        if request is self._current and not request.answered and request.exchange is not None:
+            try:
+                request.exchange.body_in()
+            except Exception:
+                self._server.failed(request)
 
     # -- running requests ------------------------------------------------------------------------
-    def _start(self, cycle: _Cycle) -> None:
-        self._running = cycle
-        task = self.loop.create_task(cycle.run(self._server.app))
-        self._server.track(task)
+    def _begin(self, request: Request) -> None:
+        self._current = request
+        self._server.request_started()
+        server = self._server
+        try:
+            request.exchange = server.handler.open(request)
+        except Exception:
+            server.failed(request)
+            return
+        if request.answered or request.exchange is None:
+            return
+        if request.size > request.body_limit:
+            self._too_large(request)
+        elif request.complete:
+            server.guard(request, request.exchange.body_in)
+        else:
+            if request.expect_continue:
+                self.write(_CONTINUE)
+            self.resume_reading()
 
-    def finished(self, cycle: _Cycle) -> None:
-        """A cycle's app returned: close, or go on with the next request."""
-        self._running = None
+    def _too_large(self, request: Request) -> None:
+        request.keep_alive = False
+        if request.exchange is not None:
+            self._server.guard(request, request.exchange.too_large)
+
+    def finished(self, request: Request) -> None:
+        """`request` is answered: close, or go on with the next request."""
+        if request is not self._current:
+            return  # answered after its client went away
+        self._current = None
+        self._server.request_done()
         if self._transport is None:
             return
-        if not cycle.keep_alive:
+        if not request.keep_alive:
             self._transport.close()
-            return
-        if self._queue:
-            following = self._queue.popleft()
-            self.resume_reading()  # the rest of its body may still be in the socket
-            self._start(following)
+        elif self._queue:
+            if self._writing:
+                # Not from here: a handler answering at once would otherwise recurse through the queue.
+                self.loop.call_soon(self._next)
         elif self._server.stopping:
             self._transport.close()
         else:
             self.resume_reading()
-            self._arm_idle()
+            self.idle_since = self.loop.time()
+
+    def _next(self) -> None:
+        if self._current is not None or not self._queue or self._transport is None:
+            return
+        following = self._queue.popleft()
+        self.resume_reading()  # the rest of its body may still be in the socket
+        self._begin(following)
 
     def write(self, data: bytes) -> None:
         # A transport we are closing (a parse error cut the connection) takes no more writes.
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
-
-    async def write_and_drain(self, data: bytes) -> None:
-        self.write(data)
-        if self._drain is not None:
-            await self._drain
 
     def resume_reading(self) -> None:
         if not self._reading and self._transport is not None and not self._queue:
@@ -296,32 +287,17 @@ class _Connection(asyncio.Protocol):
             self._reading = False
             self._transport.pause_reading()
 
-    def _wake_drain(self) -> None:
-        drain, self._drain = self._drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
     def _reject(self, message: str) -> None:
         """Answer 400 and close: after a parse error nothing more on this connection can be trusted."""
         if self._transport is None:
             return
-        if self._running is None:
+        if self._current is None:
             body = orjson.dumps({"error": message})
             self._transport.write(_BAD_REQUEST % (len(body), body))
         self._transport.close()
 
-    # -- idle keep-alive ---------------------------------------------------------------------------
-    def _arm_idle(self) -> None:
-        self._disarm_idle()
-        self._idle = self.loop.call_later(self._server.keep_alive_s, self.close_if_idle)
-
-    def _disarm_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-
     def close_if_idle(self) -> None:
-        if self._running is None and self._transport is not None:
+        if self._current is None and self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
@@ -330,38 +306,68 @@ class _Connection(asyncio.Protocol):
 
 
 class DataServer:
-    """Serves `app` on one listening socket until `stop`."""
+    """Serves `handler` on one listening socket until `stop`."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int, *, keep_alive_s: float = 30.0, backlog: int = 4096) -> None:
-        self.app = app
+    def __init__(self, handler: Handler, host: str, port: int, *, keep_alive_s: float = 30.0, backlog: int = 4096) -> None:
+        self.handler = handler
         self.address = (host, port)
         self.keep_alive_s = keep_alive_s
         self.stopping = False
         self.connections: set[_Connection] = set()
         self._backlog = backlog
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._drained: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
+        self._idle_sweep: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Listen; an OSError (address in use, not permitted) is the caller's to report."""
         host, port = self.address
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=self._backlog)
+        self._idle_sweep = loop.call_later(_IDLE_SWEEP_S, self._close_idle, loop)
 
-    def track(self, task: asyncio.Task[None]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def request_started(self) -> None:
+        self._in_flight += 1
+
+    def request_done(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._drained is not None:
+            self._drained.set()
+
+    def guard(self, request: Request, step: Callable[[], None]) -> None:
+        """Run one of the handler's steps; if it raises, answer 500 and close."""
+        try:
+            step()
+        except Exception:
+            self.failed(request)
+
+    def failed(self, request: Request) -> None:
+        log.exception("the data port's handler failed on %s %s", request.method.decode("latin-1"), request.path)
+        request.keep_alive = False
+        request.respond(500, b"content-type: application/json\r\n", _SERVER_ERROR)
 
     async def stop(self, drain_s: float) -> None:
         """Stop listening, close idle connections, give requests in flight `drain_s`, then cut the rest."""
         self.stopping = True
         if self._server is not None:
             self._server.close()
+        if self._idle_sweep is not None:
+            self._idle_sweep.cancel()
         for connection in list(self.connections):
             connection.close_if_idle()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=drain_s)
-        for task in list(self._tasks):
-            task.cancel()
+        if self._in_flight > 0:
+            self._drained = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._drained.wait(), drain_s)
+            except TimeoutError:
+                log.warning("%d requests still in flight after %gs: cutting them off", self._in_flight, drain_s)
         for connection in list(self.connections):
             connection.abort()
+
+    def _close_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One sweep a second instead of a timer per connection, armed and cancelled per request.
+        cutoff = loop.time() - self.keep_alive_s
+        for connection in [c for c in self.connections if c.idle_since is not None and c.idle_since <= cutoff]:
+            connection.close_if_idle()
+        self._idle_sweep = loop.call_later(_IDLE_SWEEP_S, self._close_idle, loop)

@@ -1,19 +1,25 @@
 """A lean HTTP/1.1 client for calls to model servers: kept-alive connections, httptools parsing.
 
-Chosen by measurement (see router/app.py): on the router's hot path this client costs about a
-third of aiohttp's per call. It does only what a proxy to a model server needs: one request
-at a time per connection, whole bodies in memory, a response timeout, one retry when a
-kept-alive connection turns out to be closed by the server before it answered.
+A call is `pool.send(method, target, headers, body, on_answer)`. `on_answer` is called exactly
+once, with the `UpstreamResponse` or the `UpstreamError`, straight from the connection's parser
+callbacks: no task, future or timer per call. On the router's hot path those cost more than the
+rest of a call (see router/app.py for the measurements). A task is made only to open a new
+connection.
 
-Timeouts are checked by one sweep every `SWEEP_S` while calls are in flight rather than by a
-timer per call (a timer costs more than the rest of the call's bookkeeping), so a call times
+It does only what a proxy to a model server needs: one request at a time per connection, whole
+bodies in memory, a response timeout, and one retry on a fresh connection when a kept-alive one
+turns out to have been closed by the server before it answered.
+
+Timeouts are checked by one sweep every `SWEEP_S` while calls are in flight, so a call times
 out between `timeout_s` and `timeout_s + SWEEP_S` after it was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -26,7 +32,9 @@ from router.errors import (
     UpstreamTimeout,
 )
 
-__all__ = ["SWEEP_S", "UpstreamPool", "UpstreamResponse"]
+__all__ = ["SWEEP_S", "OnAnswer", "UpstreamPool", "UpstreamResponse"]
+
+log = logging.getLogger("modelrollout.router")
 
 SWEEP_S = 0.05
 
@@ -39,24 +47,41 @@ class UpstreamResponse(NamedTuple):
     body: bytes
 
 
-class _ClosedBeforeAnswer(UpstreamConnectError):
-    """The server closed the connection without sending a byte of its answer."""
+OnAnswer = Callable[[UpstreamResponse | UpstreamError], None]
+
+
+def _deliver(on_answer: OnAnswer, outcome: UpstreamResponse | UpstreamError) -> None:
+    # The caller's bug must not break the connection whose parser is calling back.
+    try:
+        on_answer(outcome)
+    except Exception:
+        log.exception("handling an upstream answer failed")
 
 
 class _Connection(asyncio.Protocol):
-    """One upstream connection; answers arrive through `waiter`, set by the parser callbacks."""
+    """One upstream connection and the call on it, if any."""
 
     def __init__(self, pool: UpstreamPool, loop: asyncio.AbstractEventLoop) -> None:
         self._pool = pool
         self.loop = loop
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
-        self._waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._on_answer: OnAnswer | None = None
+        self._payload = b""
+        self._reused = False
+        self._head = False
+        self._answering = False
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
-        self._answering = False
-        self._head = False
+        self.deadline = 0.0
 
+    def start(self, payload: bytes, head: bool, on_answer: OnAnswer, *, reused: bool) -> None:
+        self._on_answer, self._payload, self._head, self._reused, self._answering = on_answer, payload, head, reused, False
+        self.deadline = self.loop.time() + self._pool.timeout_s
+        self._pool.busy(self)
+        self.transport.write(payload)  # type: ignore[union-attr]
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
@@ -69,38 +94,20 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        waiter = self._waiter
-        if waiter is None or waiter.done():
+        self._pool.forget(self)
+        if self._on_answer is None:
             return
         if self._answering and self._reads_until_close():
             self._finish(self._parser.get_status_code())
         elif self._answering:
-            waiter.set_exception(UpstreamConnectError(f"{self._pool.url} closed the connection mid-answer"))
+            self._fail(UpstreamConnectError(f"{self._pool.url} closed the connection mid-answer"))
+        elif self._reused:  # the server closed this kept-alive connection as we reused it
+            on_answer, self._on_answer = self._on_answer, None
+            self._pool.open(self._payload, self._head, on_answer)
         else:
-            waiter.set_exception(_ClosedBeforeAnswer(f"{self._pool.url} closed the connection without answering"))
+            self._fail(UpstreamConnectError(f"{self._pool.url} closed the connection without answering"))
 
-    def send(self, payload: bytes, head: bool) -> asyncio.Future[UpstreamResponse]:
-        waiter: asyncio.Future[UpstreamResponse] = self.loop.create_future()
-        self._waiter, self._head, self._answering = waiter, head, False
-        self.transport.write(payload)  # type: ignore[union-attr]
-        return waiter
-
-    def expire(self) -> None:
-        self._fail(UpstreamTimeout(f"{self._pool.url} did not answer within {self._pool.timeout_s:g}s"))
-
-    def abort(self) -> None:
-        """Drop the connection at once: its state is unknown (timeout, error, cancelled call)."""
-        if self.transport is not None:
-            self.transport.abort()
-            self.transport = None
-
-    def close(self) -> None:
-        """Close the connection politely: it is idle, or the server asked for it."""
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
-
-    # httptools callbacks
+    # -- httptools callbacks ---------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._headers = []
         self._body = []
@@ -118,24 +125,43 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            return  # informational: the real answer follows
-        self._finish(status)
+        if 100 <= status < 200 or self.transport is None:
+            return  # informational (the real answer follows), or answered already (HEAD)
         if self._parser.should_keep_alive():
-            self._pool.release(self)
+            self._pool.release(self)  # before the answer is handed on, so its handler can reuse it
         else:
             self.close()
+        self._finish(status)
+
+    # -- ending calls --------------------------------------------------------------------------------
+    def expire(self) -> None:
+        self._fail(UpstreamTimeout(f"{self._pool.url} did not answer within {self._pool.timeout_s:g}s"))
+
+    def abort(self) -> None:
+        """Drop the connection at once: its state is unknown (timeout, error)."""
+        if self.transport is not None:
+            self.transport.abort()
+            self.transport = None
+        self._pool.forget(self)
+
+    def close(self) -> None:
+        """Close the connection politely: it is idle, or the server asked for it."""
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        self._pool.forget(self)
 
     def _finish(self, status: int) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(UpstreamResponse(status, self._headers, b"".join(self._body)))
+        on_answer, self._on_answer = self._on_answer, None
+        if on_answer is not None:
+            body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+            _deliver(on_answer, UpstreamResponse(status, self._headers, body))
 
     def _fail(self, error: UpstreamError) -> None:
-        waiter, self._waiter = self._waiter, None
+        on_answer, self._on_answer = self._on_answer, None
         self.abort()
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+        if on_answer is not None:
+            _deliver(on_answer, error)
 
     def _reads_until_close(self) -> bool:
         return not any(name.lower() in _UNTIL_CLOSE_EXEMPT for name, _ in self._headers)
@@ -158,28 +184,41 @@ class UpstreamPool:
         self._idle: list[_Connection] = []
         self._max_idle = max_idle
         self._closed = False
-        # call in flight -> (loop time by which its answer must be in, its connection); keyed by the
-        # call, as a connection goes back to the pool before its caller has even resumed
-        self._deadlines: dict[asyncio.Future[UpstreamResponse], tuple[float, _Connection]] = {}
+        self._busy: set[_Connection] = set()  # connections with a call on them, for the timeout sweep
+        self._opening: set[asyncio.Task[None]] = set()
         self._sweep: asyncio.TimerHandle | None = None
 
-    async def request(self, method: bytes, target: bytes, headers: bytes, body: bytes) -> UpstreamResponse:
+    def send(self, method: bytes, target: bytes, headers: bytes, body: bytes, on_answer: OnAnswer) -> None:
         """Send one request; `headers` is a block of `name: value\\r\\n` lines, `target` the path."""
         payload = b"".join((method, self._start, target, self._host_line, b"%d\r\n" % len(body), headers, b"\r\n", body))
         head = method == b"HEAD"
-        connection = self._take_idle()
-        if connection is not None:
-            try:
-                return await self._exchange(connection, payload, head)
-            except _ClosedBeforeAnswer:
-                pass  # the server closed this kept-alive connection as we reused it: try a fresh one
-        return await self._exchange(await self._connect(), payload, head)
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.transport is not None and not connection.transport.is_closing():
+                connection.start(payload, head, on_answer, reused=True)
+                return
+        self.open(payload, head, on_answer)
+
+    def open(self, payload: bytes, head: bool, on_answer: OnAnswer) -> None:
+        """Send `payload` on a new connection."""
+        task = asyncio.get_running_loop().create_task(self._open(payload, head, on_answer))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    def busy(self, connection: _Connection) -> None:
+        self._busy.add(connection)
+        if self._sweep is None:
+            self._sweep = connection.loop.call_later(SWEEP_S, self._expire_overdue, connection.loop)
 
     def release(self, connection: _Connection) -> None:
+        self._busy.discard(connection)
         if self._closed or len(self._idle) >= self._max_idle:
             connection.close()
         else:
             self._idle.append(connection)
+
+    def forget(self, connection: _Connection) -> None:
+        self._busy.discard(connection)
 
     def close(self) -> None:
         """Close idle connections now; busy ones close when their answer is in."""
@@ -187,14 +226,7 @@ class UpstreamPool:
         while self._idle:
             self._idle.pop().close()
 
-    def _take_idle(self) -> _Connection | None:
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.transport is not None and not connection.transport.is_closing():
-                return connection
-        return None
-
-    async def _connect(self) -> _Connection:
+    async def _open(self, payload: bytes, head: bool, on_answer: OnAnswer) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout_s):
@@ -202,27 +234,15 @@ class UpstreamPool:
                     lambda: _Connection(self, loop), self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None
                 )
         except TimeoutError:
-            raise UpstreamTimeout(f"connecting to {self.url} took over {self.connect_timeout_s:g}s") from None
+            _deliver(on_answer, UpstreamTimeout(f"connecting to {self.url} took over {self.connect_timeout_s:g}s"))
+            return
         except OSError as exc:
-            raise UpstreamConnectError(f"cannot connect to {self.url}: {exc.strerror or exc}") from exc
-        return connection
-
-    async def _exchange(self, connection: _Connection, payload: bytes, head: bool) -> UpstreamResponse:
-        waiter = connection.send(payload, head)
-        loop = connection.loop
-        self._deadlines[waiter] = (loop.time() + self.timeout_s, connection)
-        if self._sweep is None:
-            self._sweep = loop.call_later(SWEEP_S, self._expire_overdue, loop)
-        try:
-            return await waiter
-        finally:
-            del self._deadlines[waiter]
-            if not waiter.done() or waiter.cancelled():
-                connection.abort()
+            _deliver(on_answer, UpstreamConnectError(f"cannot connect to {self.url}: {exc.strerror or exc}"))
+            return
+        connection.start(payload, head, on_answer, reused=False)
 
     def _expire_overdue(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
-        for waiter, (deadline, connection) in list(self._deadlines.items()):
-            if deadline <= now and not waiter.done():
-                connection.expire()
-        self._sweep = loop.call_later(SWEEP_S, self._expire_overdue, loop) if self._deadlines else None
+        for connection in [c for c in self._busy if c.deadline <= now]:
+            connection.expire()
+        self._sweep = loop.call_later(SWEEP_S, self._expire_overdue, loop) if self._busy else None

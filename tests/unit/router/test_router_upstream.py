@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from router.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
-from router.upstream import UpstreamPool
+from router.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from router.upstream import UpstreamPool, UpstreamResponse
 
 # Reads one request (head and a content-length body) and answers with the bytes it returns;
 # None closes the connection without answering; an empty answer sends nothing at all.
@@ -65,11 +65,21 @@ def pool(url: str, timeout_s: float = 5.0) -> UpstreamPool:
     return UpstreamPool(url, connect_timeout_s=2.0, timeout_s=timeout_s)
 
 
+async def call(client: UpstreamPool, method: bytes, target: bytes, headers: bytes, body: bytes) -> UpstreamResponse:
+    """One call, awaited: the answer, or its UpstreamError raised."""
+    answer: asyncio.Future[UpstreamResponse | UpstreamError] = asyncio.get_running_loop().create_future()
+    client.send(method, target, headers, body, answer.set_result)
+    outcome = await answer
+    if isinstance(outcome, UpstreamError):
+        raise outcome
+    return outcome
+
+
 def test_requests_reuse_one_kept_alive_connection_and_carry_host_length_and_prefix() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda request, n: ok(b"%d" % n)).start()
         client = pool(server.url + "/base/")
-        answers = [await client.request(b"POST", b"/v1/models/m:predict?x=1", b"x-a: 1\r\n", b"{}") for _ in range(5)]
+        answers = [await call(client, b"POST", b"/v1/models/m:predict?x=1", b"x-a: 1\r\n", b"{}") for _ in range(5)]
         assert [a.body for a in answers] == [b"1", b"2", b"3", b"4", b"5"]
         assert all(a.status == 200 for a in answers)
         assert (b"content-type", b"application/json") in answers[0].headers
@@ -87,8 +97,8 @@ def test_chunked_and_read_until_close_bodies_are_assembled() -> None:
     async def scenario() -> None:
         chunked = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").start()
         until_close = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it").start()
-        assert (await pool(chunked.url).request(b"GET", b"/", b"", b"")).body == b"hello world"
-        assert (await pool(until_close.url).request(b"GET", b"/", b"", b"")).body == b"all of it"
+        assert (await call(pool(chunked.url), b"GET", b"/", b"", b"")).body == b"hello world"
+        assert (await call(pool(until_close.url), b"GET", b"/", b"", b"")).body == b"all of it"
 
     run(scenario)
 
@@ -97,8 +107,8 @@ def test_a_server_that_closes_an_idle_connection_is_retried_on_a_fresh_one() -> 
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: None if n == 2 else ok(b"%d" % n)).start()
         client = pool(server.url)
-        assert (await client.request(b"GET", b"/", b"", b"")).body == b"1"
-        assert (await client.request(b"GET", b"/", b"", b"")).body == b"3"
+        assert (await call(client, b"GET", b"/", b"", b"")).body == b"1"
+        assert (await call(client, b"GET", b"/", b"", b"")).body == b"3"
         assert server.connections == 2
 
     run(scenario)
@@ -108,7 +118,7 @@ def test_a_fresh_connection_closed_without_an_answer_is_a_connect_error() -> Non
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: None).start()
         with pytest.raises(UpstreamConnectError, match="without answering"):
-            await pool(server.url).request(b"GET", b"/", b"", b"")
+            await call(pool(server.url), b"GET", b"/", b"", b"")
 
     run(scenario)
 
@@ -117,7 +127,7 @@ def test_closing_mid_answer_is_a_connect_error() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nonly a part").start()
         with pytest.raises(UpstreamConnectError, match="mid-answer"):
-            await pool(server.url).request(b"GET", b"/", b"", b"")
+            await call(pool(server.url), b"GET", b"/", b"", b"")
 
     run(scenario)
 
@@ -128,9 +138,9 @@ def test_no_answer_within_the_timeout_is_a_timeout_and_the_connection_is_dropped
         client = pool(server.url, timeout_s=0.2)
         started = time.monotonic()
         with pytest.raises(UpstreamTimeout, match=r"within 0\.2s"):
-            await client.request(b"GET", b"/", b"", b"")
+            await call(client, b"GET", b"/", b"", b"")
         assert 0.15 < time.monotonic() - started < 2
-        assert (await client.request(b"GET", b"/", b"", b"")).status == 200
+        assert (await call(client, b"GET", b"/", b"", b"")).status == 200
         assert server.connections == 2
 
     run(scenario)
@@ -143,7 +153,7 @@ def test_a_refused_connection_is_a_connect_error_naming_the_url() -> None:
 
     async def scenario() -> None:
         with pytest.raises(UpstreamConnectError, match=f"cannot connect to http://127.0.0.1:{port}"):
-            await pool(f"http://127.0.0.1:{port}").request(b"GET", b"/", b"", b"")
+            await call(pool(f"http://127.0.0.1:{port}"), b"GET", b"/", b"", b"")
 
     run(scenario)
 
@@ -152,7 +162,7 @@ def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: b"SSH-2.0-OpenSSH\r\n\r\n").start()
         with pytest.raises(UpstreamProtocolError, match="invalid HTTP response"):
-            await pool(server.url).request(b"GET", b"/", b"", b"")
+            await call(pool(server.url), b"GET", b"/", b"", b"")
 
     run(scenario)
 
@@ -160,7 +170,7 @@ def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
 def test_head_answers_end_at_their_headers() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n").start()
-        answer = await pool(server.url, timeout_s=2).request(b"HEAD", b"/", b"", b"")
+        answer = await call(pool(server.url, timeout_s=2), b"HEAD", b"/", b"", b"")
         assert answer.status == 200 and answer.body == b""
 
     run(scenario)
@@ -169,25 +179,55 @@ def test_head_answers_end_at_their_headers() -> None:
 def test_informational_answers_are_skipped() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"done")).start()
-        answer = await pool(server.url).request(b"POST", b"/", b"", b"x")
+        answer = await call(pool(server.url), b"POST", b"/", b"", b"x")
         assert (answer.status, answer.body) == (200, b"done")
 
     run(scenario)
 
 
-def test_a_cancelled_call_does_not_leave_its_connection_for_reuse() -> None:
+def test_each_call_is_answered_exactly_once_and_a_handler_can_reuse_the_connection_it_was_answered_on() -> None:
     async def scenario() -> None:
-        server = await ScriptedServer(lambda r, n: b"" if n == 1 else ok(b"%d" % n)).start()
+        server = await ScriptedServer(lambda r, n: ok(b"%d" % n)).start()
         client = pool(server.url)
-        call = asyncio.ensure_future(client.request(b"GET", b"/", b"", b""))
-        await asyncio.sleep(0.1)
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
-        assert (await client.request(b"GET", b"/", b"", b"")).body == b"2"
-        assert server.connections == 2
+        outcomes: list[bytes] = []
+        both = asyncio.get_running_loop().create_future()
+
+        def second(outcome: UpstreamResponse | UpstreamError) -> None:
+            assert isinstance(outcome, UpstreamResponse)
+            outcomes.append(outcome.body)
+            both.set_result(None)
+
+        def first(outcome: UpstreamResponse | UpstreamError) -> None:
+            assert isinstance(outcome, UpstreamResponse)
+            outcomes.append(outcome.body)
+            client.send(b"GET", b"/", b"", b"", second)  # from inside the answer's own callback
+
+        client.send(b"GET", b"/", b"", b"", first)
+        await both
+        await asyncio.sleep(0.05)
+        assert outcomes == [b"1", b"2"]
+        assert server.connections == 1  # the connection was back in the pool before `first` ran
 
     run(scenario)
+
+
+def test_a_handler_that_raises_is_logged_and_leaves_the_connection_usable(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: ok(b"%d" % n)).start()
+        client = pool(server.url)
+        called = asyncio.get_running_loop().create_future()
+
+        def broken(outcome: UpstreamResponse | UpstreamError) -> None:
+            called.set_result(None)
+            raise RuntimeError("a bug in the caller")
+
+        client.send(b"GET", b"/", b"", b"", broken)
+        await called
+        assert (await call(client, b"GET", b"/", b"", b"")).body == b"2"
+        assert server.connections == 1
+
+    run(scenario)
+    assert "handling an upstream answer failed" in caplog.text and "a bug in the caller" in caplog.text
 
 
 def test_concurrent_calls_reuse_connections_without_mixing_answers() -> None:
@@ -196,12 +236,11 @@ def test_concurrent_calls_reuse_connections_without_mixing_answers() -> None:
 
     async def worker(client: UpstreamPool, name: int) -> list[bool]:
         paths = [b"/w%d/r%d" % (name, n) for n in range(15)]
-        return [(await client.request(b"GET", p, b"", b"")).body == p for p in paths]
+        return [(await call(client, b"GET", p, b"", b"")).body == p for p in paths]
 
     async def scenario() -> None:
         server = await ScriptedServer(echo_path).start()
         client = pool(server.url)
-        # A connection goes back to the pool before its caller resumes: other callers take it meanwhile.
         results = await asyncio.gather(*(worker(client, n) for n in range(40)))
         assert all(all(r) for r in results)
         assert server.connections <= 40
