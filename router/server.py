@@ -96,6 +96,8 @@ class Request:
         if self.answered:
             return
         self.answered = True
+        if self._conn.stopping:  # say so, so that the client does not send another request on it
+            self.keep_alive = False
         line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
         length = b"" if length_in_headers else b"content-length: %d\r\n" % len(body)
         close = b"" if self.keep_alive else b"connection: close\r\n"
@@ -137,6 +139,10 @@ class _Connection(asyncio.Protocol):
         self._reading = True
         self._writing = True
         self.idle_since: float | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._server.stopping
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
