@@ -17,9 +17,11 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
                        10 ms, so the 10 requests arrive together: what a proxy adds when it must
                        work through a burst (reported, no target)
 
-With `--rounds N` every scenario runs N times, interleaved (the saturated router scenarios run
-in reverse order every other round). Each ratio is computed within a round and the median over rounds
-is reported, so a burst of load from elsewhere on a shared machine skews one round, not all.
+With `--rounds N` every scenario runs N times, interleaved. Within a round the saturated router
+scenarios run in the order A B C B A and A and B count as the mean of their two runs, so drift
+during the round cancels out of the mirroring cost. Each ratio is computed within a round and the
+median over rounds is reported, so a burst of load from elsewhere on a shared machine skews one
+round, not all.
 Targets: router throughput >= 15% of nginx's, p50 added latency < 1 ms at ~1,000 req/s,
 mirroring costs the primary path < 10% throughput. Everything binds to 127.0.0.1 and lives
 in a temporary directory; every process started here is stopped here.
@@ -134,7 +136,14 @@ class Bench:
             "paced": post_script(workdir / "paced.lua", gap_ms),
             "burst": post_script(workdir / "burst.lua", gap_ms, lockstep=True),
         }
-        self.rounds: dict[str, list[Result]] = {}
+        self.rounds: dict[str, list[Result]] = {}  # scenario -> one result per round
+        self._this_round: dict[str, list[Result]] = {}
+
+    def end_round(self) -> None:
+        """A scenario run more than once in a round counts once, as the mean of its runs."""
+        for name, results in self._this_round.items():
+            self.rounds.setdefault(name, []).append(_mean(results))
+        self._this_round = {}
 
     def load(self, name: str, url: str, pace: Pace = "saturated") -> Result:
         args = self.args
@@ -142,7 +151,7 @@ class Bench:
         script = self.scripts[pace]
         run_wrk(url, script, core=args.load_core, connections=connections, duration_s=2)  # warm-up, discarded
         result = run_wrk(url, script, core=args.load_core, connections=connections, duration_s=args.duration)
-        self.rounds.setdefault(name, []).append(result)
+        self._this_round.setdefault(name, []).append(result)
         print(f"  {name:<24} {_row(result)}")
         return result
 
@@ -156,6 +165,16 @@ class Bench:
 
 def _row(result: Result) -> str:
     return f"{result.requests_per_s:>10,.0f} req/s  p50 {result.p50_ms:7.3f} ms  p99 {result.p99_ms:8.3f} ms  errors {result.errors}"
+
+
+def _mean(results: list[Result]) -> Result:
+    return Result(
+        requests_per_s=statistics.fmean(r.requests_per_s for r in results),
+        p50_ms=statistics.fmean(r.p50_ms for r in results),
+        p99_ms=statistics.fmean(r.p99_ms for r in results),
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+    )
 
 
 def _median(results: list[Result]) -> Result:
@@ -288,12 +307,13 @@ def main() -> int:
             print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
             for round_number in range(1, args.rounds + 1):
                 print(f"round {round_number} of {args.rounds}")
-                _one_round(bench, binary, workdir, ports, mirror_first=round_number % 2 == 0)
+                _one_round(bench, binary, workdir, ports)
+                bench.end_round()
         _report(bench.rounds)
     return 0
 
 
-def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports, *, mirror_first: bool) -> None:
+def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports) -> None:
     direct = f"http://127.0.0.1:{ports.stable}/v1/models/bench:predict"
     bench.load("direct", direct)
     split = start_nginx(binary, workdir / "split", split_proxy_config(workdir / "split", ports), bench.args.proxy_core)
@@ -301,9 +321,10 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports, *, mirror
         bench.load("nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict")
         for pace in ("paced", "burst"):
             bench.load(f"{pace} nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", pace)
-    # Alternate which router scenario goes first, so drift on a shared machine favours neither.
+    # Mirrored in time (A B C B A): throughput drifts within a round on a shared machine (whichever
+    # runs first tends to be fastest), and each scenario's mean then sits at the same midpoint.
     routers = [("router 90/10", 0), ("router 90/10 +mirror 10%", 10), ("router 90/10 +mirror 100%", 100)]
-    for name, mirror_percent in reversed(routers) if mirror_first else routers:
+    for name, mirror_percent in [*routers, *reversed(routers[:-1])]:
         bench.router(name, ports, mirror_percent)
     for pace in ("paced", "burst"):
         bench.load(f"{pace} direct", direct, pace)
