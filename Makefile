@@ -31,8 +31,11 @@ demo: $(DEMO_STAMP)
 	$(BIN)/modelrollout demo --scenario good
 	$(BIN)/modelrollout demo --scenario errors --report modelrollout-report/errors
 
-test: $(STAMP)
+# The import contracts in pyproject.toml: the router never imports the controller, the pure core no I/O.
+lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
+
+test: lint
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
