@@ -74,8 +74,8 @@ class DataProxy:
         forwarded, given_id, declared, seen = _scan_headers(request.headers, active.table.watched)
         variant = active.table.choose(seen, self._buckets.draw())
         request_id = given_id if given_id is not None and _valid_request_id(given_id) else self._new_request_id()
-        ours = _VARIANT_LINES[variant] + b"x-request-id: " + request_id + b"\r\n"
         if given_id is not None and request_id is not given_id:
+            ours = _VARIANT_LINES[variant] + b"x-request-id: " + request_id + b"\r\n"
             _reject(request, 400, f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]", ours, request_id)
             return None
         call = _Call(self, active, request, variant, request_id, forwarded + b"x-request-id: " + request_id + b"\r\n")
@@ -90,8 +90,9 @@ class DataProxy:
         """Analyse `call` after the answers in hand are all sent.
 
         Answers that come in together are analysed together, at the end of the event loop's
-        turn: none waits for another's analysis, and the analysis code runs hot in the CPU's
-        caches (measured: a third more requests per second than analysing each on its own).
+        turn: none waits for another's analysis, and the analysis code stays hot in the CPU's
+        caches. (Taken out altogether, analysis gave the router 20-30% more req/s here; batched,
+        A/B runs went from 7,100-7,600 to 7,600-9,000 req/s, on a machine this noisy.)
         """
         self._answered.append(call)
         if len(self._answered) == 1:

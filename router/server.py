@@ -6,11 +6,11 @@ called when the headers are in and again when the body is, and answers with one 
 `Request.respond`, now or from an upstream callback later, which writes the whole answer at once.
 
 What the data port needs is kept: keep-alive (HTTP/1.1 by default, HTTP/1.0 on request) with an
-idle timeout, pipelined requests answered in order, request bodies counted as they arrive (so one
-over the limit is refused without being held whole), `Expect: 100-continue`, back-pressure both
-ways, 400 for requests the parser rejects, word to the handler of a client gone before its body
-was in, and a graceful stop: listening ends, idle connections close, requests in flight get
-`drain_s` to finish.
+idle timeout that also takes clients stalled half-way through a request, pipelined requests
+answered in order, request bodies counted as they arrive (so one over the limit is refused
+without being held whole), `Expect: 100-continue`, back-pressure both ways, 400 for requests the
+parser rejects, word to the handler of a client gone before its body was in, and a graceful
+stop: listening ends, idle connections close, requests in flight get `drain_s` to finish.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class _Connection(asyncio.Protocol):
         self._queue: deque[Request] = deque()  # pipelined requests waiting their turn
         self._reading = True
         self._writing = True
-        self.idle_since: float | None = None
+        self.quiet_since = 0.0  # loop time of the last byte in or the last answer out
 
     @property
     def stopping(self) -> bool:
@@ -148,10 +148,10 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._server.connections.add(self)
-        self.idle_since = self.loop.time()
+        self.quiet_since = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
-        self.idle_since = None
+        self.quiet_since = self.loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -269,7 +269,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
         else:
             self.resume_reading()
-            self.idle_since = self.loop.time()
+            self.quiet_since = self.loop.time()
 
     def _next(self) -> None:
         if self._current is not None or not self._queue or self._transport is None:
@@ -304,6 +304,16 @@ class _Connection(asyncio.Protocol):
 
     def close_if_idle(self) -> None:
         if self._current is None and self._transport is not None:
+            self._transport.close()
+
+    def close_if_quiet_since(self, cutoff: float) -> None:
+        """Close if nothing came or went since `cutoff`, unless a whole request is being answered.
+
+        That takes idle kept-alive connections, and also clients that stopped half-way through a
+        request's head or body, which would otherwise hold their connection for ever.
+        """
+        current = self._current
+        if self._transport is not None and self.quiet_since <= cutoff and (current is None or not current.complete):
             self._transport.close()
 
     def abort(self) -> None:
@@ -374,6 +384,6 @@ class DataServer:
     def _close_idle(self, loop: asyncio.AbstractEventLoop) -> None:
         # One sweep a second instead of a timer per connection, armed and cancelled per request.
         cutoff = loop.time() - self.keep_alive_s
-        for connection in [c for c in self.connections if c.idle_since is not None and c.idle_since <= cutoff]:
-            connection.close_if_idle()
+        for connection in list(self.connections):
+            connection.close_if_quiet_since(cutoff)
         self._idle_sweep = loop.call_later(_IDLE_SWEEP_S, self._close_idle, loop)

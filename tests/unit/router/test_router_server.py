@@ -176,6 +176,40 @@ def test_idle_kept_alive_connections_are_closed_after_the_idle_timeout() -> None
     run(ScriptedHandler(), scenario, keep_alive_s=0.3)
 
 
+@pytest.mark.parametrize(
+    ("stalled", "log"),
+    [
+        (b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-le", []),  # half a head
+        (b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nhalf a bo", ["abandoned"]),
+    ],
+    ids=["mid-head", "mid-body"],
+)
+def test_a_client_stalled_half_way_through_a_request_is_cut_off_after_the_idle_timeout(stalled: bytes, log: list[str]) -> None:
+    handler = ScriptedHandler()
+
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(stalled)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await asyncio.wait_for(reader.read(), timeout=5) == b""
+        assert 0.2 <= loop.time() - started <= 2.5
+        assert handler.log == log
+
+    run(handler, scenario, keep_alive_s=0.3)
+
+
+def test_a_slow_answer_is_not_cut_off_by_the_idle_timeout() -> None:
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/echo", b"slow"))  # answered 1.5 s later, with the idle timeout at 0.3 s
+        ((status, _headers, body),) = await read_answers(reader, 1)
+        assert status == b"HTTP/1.1 200 OK" and body == b"slow"
+        writer.close()
+
+    run(ScriptedHandler(delay_s=1.5), scenario, keep_alive_s=0.3)
+
+
 def test_stop_lets_an_answer_in_flight_go_out_then_closes() -> None:
     async def scenario(server: DataServer, port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
