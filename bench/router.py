@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -142,7 +142,7 @@ class Bench:
     def end_round(self) -> None:
         """A scenario run more than once in a round counts once, as the mean of its runs."""
         for name, results in self._this_round.items():
-            self.rounds.setdefault(name, []).append(_mean(results))
+            self.rounds.setdefault(name, []).append(_combine(results, statistics.fmean))
         self._this_round = {}
 
     def load(self, name: str, url: str, pace: Pace = "saturated") -> Result:
@@ -167,21 +167,12 @@ def _row(result: Result) -> str:
     return f"{result.requests_per_s:>10,.0f} req/s  p50 {result.p50_ms:7.3f} ms  p99 {result.p99_ms:8.3f} ms  errors {result.errors}"
 
 
-def _mean(results: list[Result]) -> Result:
+def _combine(results: list[Result], average: Callable[[Iterable[float]], float]) -> Result:
+    """One result for several runs: rates and latencies averaged by `average`, counts summed."""
     return Result(
-        requests_per_s=statistics.fmean(r.requests_per_s for r in results),
-        p50_ms=statistics.fmean(r.p50_ms for r in results),
-        p99_ms=statistics.fmean(r.p99_ms for r in results),
-        requests=sum(r.requests for r in results),
-        errors=sum(r.errors for r in results),
-    )
-
-
-def _median(results: list[Result]) -> Result:
-    return Result(
-        requests_per_s=statistics.median(r.requests_per_s for r in results),
-        p50_ms=statistics.median(r.p50_ms for r in results),
-        p99_ms=statistics.median(r.p99_ms for r in results),
+        requests_per_s=average(r.requests_per_s for r in results),
+        p50_ms=average(r.p50_ms for r in results),
+        p99_ms=average(r.p99_ms for r in results),
         requests=sum(r.requests for r in results),
         errors=sum(r.errors for r in results),
     )
@@ -259,7 +250,7 @@ def _nginx_added_burst(r: dict[str, Result]) -> float:
 
 def _report(rounds: dict[str, list[Result]]) -> None:
     count = min(len(results) for results in rounds.values())
-    medians = {name: _median(results) for name, results in rounds.items()}
+    medians = {name: _combine(results, statistics.median) for name, results in rounds.items()}
     if count > 1:
         print(f"\nmedians of {count} rounds")
         for name, result in medians.items():

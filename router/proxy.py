@@ -69,16 +69,16 @@ class DataProxy:
         active = self._keeper.active
         if active is None:
             request_id = self._new_request_id()
-            _reject(request, 503, "the router has no valid config yet", b"x-request-id: " + request_id + b"\r\n", request_id)
+            _reject(request, 503, "the router has no valid config yet", _id_line(request_id), request_id)
             return None
         forwarded, given_id, declared, seen = _scan_headers(request.headers, active.table.watched)
         variant = active.table.choose(seen, self._buckets.draw())
         request_id = given_id if given_id is not None and _valid_request_id(given_id) else self._new_request_id()
         if given_id is not None and request_id is not given_id:
-            ours = _VARIANT_LINES[variant] + b"x-request-id: " + request_id + b"\r\n"
-            _reject(request, 400, f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]", ours, request_id)
+            message = f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]"
+            _reject(request, 400, message, _VARIANT_LINES[variant] + _id_line(request_id), request_id)
             return None
-        call = _Call(self, active, request, variant, request_id, forwarded + b"x-request-id: " + request_id + b"\r\n")
+        call = _Call(self, active, request, variant, request_id, forwarded + _id_line(request_id))
         request.body_limit = active.config.max_body_bytes
         if declared is not None and int(declared) > request.body_limit:
             request.keep_alive = False
@@ -177,7 +177,7 @@ class _Call:
             proxy.mirror.submit(active, request, self._forwarded, rid, predictions)
 
     def _ours(self) -> bytes:
-        return _VARIANT_LINES[self._variant] + b"x-request-id: " + self._request_id + b"\r\n"
+        return _VARIANT_LINES[self._variant] + _id_line(self._request_id)
 
 
 def _scan_headers(
@@ -198,6 +198,10 @@ def _scan_headers(
         elif name == b"content-length":
             declared = value
     return b"".join(parts), request_id, declared, seen
+
+
+def _id_line(request_id: bytes) -> bytes:
+    return b"x-request-id: " + request_id + b"\r\n"
 
 
 def _valid_request_id(value: bytes) -> bool:
