@@ -58,6 +58,11 @@ def _wait_until(predicate, timeout_s: float, what: str) -> None:
     raise TimeoutError(f"{what} not ready after {timeout_s}s")
 
 
+def _query_result(address: str, query: dict[str, str]) -> list[object]:
+    response = httpx.get(f"{address}/api/v1/query", params=query)
+    return response.json()["data"]["result"] if response.status_code == 200 else []
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if PROMETHEUS is None:
@@ -81,10 +86,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     address = f"http://127.0.0.1:{prom_port}"
     try:
+        # Until its storage is open Prometheus answers every path with a plain-text 503, so
+        # wait for /-/ready before reading query results as JSON.
+        _wait_until(lambda: httpx.get(f"{address}/-/ready").status_code == 200, 60, "prometheus readiness")
         query = {"query": 'model_requests_total{variant="stable"}'}
-        _wait_until(
-            lambda: httpx.get(f"{address}/api/v1/query", params=query).json()["data"]["result"], 60, "prometheus scrape"
-        )
+        _wait_until(lambda: _query_result(address, query), 60, "prometheus scrape")
         yield address
     finally:
         for process in (server, exporter):
