@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections import deque
 
-from tests.fakekube.watch import WatchEvent
+from tests.fakekube.watch import ERROR, WatchEvent
 
 __all__ = ["WatchChannel"]
 
@@ -27,6 +27,8 @@ class WatchChannel:
 
     def push(self, event: WatchEvent) -> None:
         self._events.append(event)
+        if event.type == ERROR:  # as on the real server, an ERROR is a stream's last event
+            self.closed = True
         self._wake()
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """Faults a test can inject into the stand-in: conflict storms, latency, failing paths.
 
 Set from the test's thread while the server reads them on its own, hence the lock. Watch
-history compaction (410 for old watches) lives on the store: `Store.compact`.
+history compaction (410 for old watches) lives on the store: `Store.compact`, and
+`Store.expire_watches` for open watches too.
 """
 
 from __future__ import annotations

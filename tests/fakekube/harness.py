@@ -28,7 +28,7 @@ from kubernetes import config as k8s_config
 from tests.fakekube.deployments import DeploymentReadiness
 from tests.fakekube.faults import Faults
 from tests.fakekube.kubeconfig import write_kubeconfig
-from tests.fakekube.server import ApiServer
+from tests.fakekube.server import ApiServer, SeenRequest
 from tests.fakekube.store import Admission, Store
 
 __all__ = ["FakeKube", "bind_socket", "serve_until"]
@@ -99,6 +99,11 @@ class FakeKube:
         """Requests served, by (verb, resource): e.g. ("list", "deployments.apps")."""
         return self.server.request_counts
 
+    @property
+    def requests(self) -> list[SeenRequest]:
+        """Every API request in arrival order, those answered by an injected fault too."""
+        return list(self.server.requests)
+
     def start(self) -> Self:
         if self._thread is not None:
             raise RuntimeError("this FakeKube is already started")
@@ -150,15 +155,23 @@ class FakeKube:
 
     def close_watches(self) -> None:
         """End every open watch stream now, as an API server restart would."""
+        self.call_on_loop(self.server.watches.close_all)
+
+    def call_on_loop(self, function: Callable[[], None]) -> None:
+        """Run `function` on the server's event loop, between two of its steps, and wait for it."""
         if self._loop is None:
             raise RuntimeError("this FakeKube is not running")
         done = threading.Event()
-        self._loop.call_soon_threadsafe(self._close_watches_on_loop, done)
-        done.wait(_START_TIMEOUT_S)
 
-    def _close_watches_on_loop(self, done: threading.Event) -> None:
-        self.server.watches.close_all()
-        done.set()
+        def run() -> None:
+            try:
+                function()
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        if not done.wait(_START_TIMEOUT_S):
+            raise RuntimeError(f"the Kubernetes API stand-in's loop did not run a call within {_START_TIMEOUT_S} s")
 
     def configuration(self) -> k8s.Configuration:
         """A client configuration read from the kubeconfig file, as a controller would read it."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 from collections import Counter
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -25,9 +26,22 @@ from tests.fakekube.rest import TRUE, RestHandlers, json_response, verb_of
 from tests.fakekube.store import Store
 from tests.fakekube.streaming import WatchStreams
 
-__all__ = ["ApiServer"]
+__all__ = ["ApiServer", "SeenRequest"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One API request as it arrived, before any injected fault answered it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+
+    @property
+    def watch(self) -> bool:
+        return self.query.get("watch") in TRUE
 
 class ApiServer:
     """Serves one store over HTTP; `start` on a bound socket, `stop` ends watches and closes."""
@@ -36,6 +50,7 @@ class ApiServer:
         self.store = store
         self.faults = faults or Faults(store.registry)
         self.request_counts: Counter[tuple[str, str]] = Counter()
+        self.requests: list[SeenRequest] = []
         self.watches = WatchStreams(store)
         self._rest = RestHandlers(store, self.faults)
         self._runner: web.AppRunner | None = None
@@ -79,6 +94,7 @@ class ApiServer:
     async def _injected_faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(f"{PREFIX}/"):
             return await handler(request)
+        self.requests.append(SeenRequest(request.method, request.path, dict(request.query)))
         delay_s = self.faults.latency_for(request.path)
         if delay_s > 0:
             await asyncio.sleep(delay_s)

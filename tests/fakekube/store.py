@@ -27,6 +27,7 @@ import orjson
 
 from tests.fakekube.errors import (
     BadRequest,
+    Expired,
     NotFound,
     already_exists,
     conflict,
@@ -41,6 +42,7 @@ from tests.fakekube.watch import (
     ADDED,
     BOOKMARK,
     DELETED,
+    ERROR,
     MODIFIED,
     Change,
     Sink,
@@ -354,6 +356,21 @@ class Store:
         """Forget the watch history: a watch from any version before now gets 410 Expired."""
         with self._lock:
             self._hub.compact(self._rv)
+            return str(self._rv)
+
+    def expire_watches(self) -> str:
+        """Forget the watch history and end every open watch with an ERROR 410 Expired event.
+
+        The real server does this to a watcher that falls behind the history it keeps: the
+        watcher must list again. Done under the lock, so a watch being set up right now either
+        gets the event or, starting from a version before now, 410 at its start.
+        """
+        with self._lock:
+            self._hub.compact(self._rv)
+            gone = WatchEvent(ERROR, Expired(f"too old resource version: the watch history was compacted at {self._rv}").status())
+            for subscription in self._hub.subscriptions():
+                self._hub.unsubscribe(subscription)
+                subscription.sink(gone)
             return str(self._rv)
 
     def watcher_count(self) -> int:

@@ -2,7 +2,8 @@
 
 A watch ends when its `timeoutSeconds` run out (with a final BOOKMARK when the client allows
 bookmarks, as the real server sends one before it closes), when the client goes away, or when
-the server closes every stream (shutdown, or a test simulating an API server restart). A start
+the server closes every stream (shutdown, or a test simulating an API server restart), or
+after an ERROR event (`Store.expire_watches`: the watcher fell behind the kept history). A start
 from a resourceVersion older than the kept history is answered, as by the real server, with
 HTTP 200 and a single ERROR event carrying a 410 Expired Status.
 """
@@ -47,11 +48,17 @@ class WatchStreams:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._channels: set[WatchChannel] = set()
+        # Each open stream's channel, and how to unsubscribe it from the store.
+        self._channels: dict[WatchChannel, Callable[[], None]] = {}
 
     def close_all(self) -> None:
-        """End every open stream; call on the server's loop."""
-        for channel in list(self._channels):
+        """End every open stream; call on the server's loop.
+
+        Each is unsubscribed here and now, not when its writer next runs: a change committed
+        after this returns must not reach a stream that is already over.
+        """
+        for channel, stop in list(self._channels.items()):
+            stop()
             channel.close()
 
     def __len__(self) -> int:
@@ -77,7 +84,7 @@ class WatchStreams:
             await response.write(WatchEvent(ERROR, exc.status()).line())
             return response
         stop = partial(self._store.stop_watch, subscription, bookmark=allow_bookmarks)
-        self._channels.add(channel)
+        self._channels[channel] = stop
         try:
             await response.prepare(request)
             await self._pump(response, channel, timeout_s, stop)
@@ -85,7 +92,7 @@ class WatchStreams:
             pass  # the client went away: nothing more to send
         finally:
             self._store.stop_watch(subscription)
-            self._channels.discard(channel)
+            self._channels.pop(channel, None)
         return response
 
     async def _pump(self, response: web.StreamResponse, channel: WatchChannel, timeout_s: float | None, stop: Callable[[], None]) -> None:

@@ -126,5 +126,8 @@ class WatchHub:
         for history in self._histories.values():
             history.changes.clear()
 
+    def subscriptions(self) -> list[Subscription]:
+        return [subscription for subscriptions in self._subscriptions.values() for subscription in subscriptions]
+
     def watcher_count(self) -> int:
         return sum(len(subscriptions) for subscriptions in self._subscriptions.values())

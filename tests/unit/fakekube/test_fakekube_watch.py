@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -114,6 +115,27 @@ def test_watch_from_before_a_compaction_is_410_expired(kube: FakeKube, core: k8s
     assert kube.store.watcher_count() == 0
 
 
+def test_expiring_watches_ends_open_streams_with_410_and_a_list_starts_afresh(kube: FakeKube, core: k8s.CoreV1Api) -> None:
+    listed = core.list_namespaced_config_map("default").metadata.resource_version
+    url = f"{kube.url}/api/v1/namespaces/default/configmaps"
+    with httpx.stream("GET", url, params={"watch": "true", "resourceVersion": listed}, timeout=10) as response:
+        wait_until(lambda: kube.store.watcher_count() == 1, what="the watch to register")
+        core.create_namespaced_config_map("default", configmap("moved-on"))
+        now = kube.store.expire_watches()
+        lines = list(response.iter_lines())  # returns only because the stream ends
+    events = [json.loads(line) for line in lines]
+    assert [e["type"] for e in events] == ["ADDED", "ERROR"]
+    assert events[1]["object"]["code"] == 410 and events[1]["object"]["reason"] == "Expired"
+    assert kube.store.watcher_count() == 0
+
+    with pytest.raises(ApiException) as caught:  # the version the watch had is gone
+        list(_stream_once(core, listed))
+    assert caught.value.status == 410
+    collector = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version=now, timeout_seconds=10)
+    core.create_namespaced_config_map("default", configmap("after"))
+    assert _summary(collector.wait_for(1)) == [("ADDED", "after")]
+
+
 def test_the_oldest_changes_fall_out_of_a_bounded_history() -> None:
     with FakeKube(history_size=3) as kube, kube.api_client() as api:
         core = k8s.CoreV1Api(api)
@@ -149,6 +171,19 @@ def test_closing_watches_ends_open_streams(kube: FakeKube, core: k8s.CoreV1Api) 
     kube.close_watches()
     collector.join(timeout_s=3)
     assert collector.error is None
+    assert kube.store.watcher_count() == 0
+
+
+def test_a_change_committed_after_closing_does_not_reach_the_closed_stream(kube: FakeKube, core: k8s.CoreV1Api) -> None:
+    collector = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version="0", timeout_seconds=60)
+
+    def close_then_write() -> None:  # in one step of the server's loop: the stream's writer has not run yet
+        kube.server.watches.close_all()
+        kube.store.create("configmaps", "default", configmap("too-late"))
+
+    kube.call_on_loop(close_then_write)
+    collector.join(timeout_s=3)
+    assert collector.events == []
     assert kube.store.watcher_count() == 0
 
 
