@@ -6,16 +6,12 @@ instances whose first value is below 0.2, where it is 0.5 off: a planted disagre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from router_harness import Backend, RouterProcess
-
-DISAGREE_BELOW = 0.2
-
-RouterFactory = Callable[..., RouterProcess]
+from router_harness import DISAGREE_BELOW, Backend, RouterFactory, RouterProcess
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,13 @@ from typing import Any
 import aiohttp
 import httpx
 
-__all__ = ["BACKEND_SCRIPT", "Answer", "Backend", "Process", "RouterProcess", "free_port", "p99", "send_many", "wait_until"]
+__all__ = ["BACKEND_SCRIPT", "DISAGREE_BELOW", "Answer", "Backend", "Process", "RouterFactory", "RouterProcess", "free_port", "p99", "send_many", "wait_until"]
 
 BACKEND_SCRIPT = Path(__file__).with_name("backend_app.py")
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The candidate backend of these tests predicts 0.5 off the stable for instances whose first
+# value is below this: a planted disagreement.
+DISAGREE_BELOW = 0.2
 
 
 def free_port() -> int:
@@ -215,3 +218,7 @@ async def _send_many(url: str, bodies: Sequence[Any], concurrency: int, headers:
 def p99(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+# What the `start_router` fixture hands a test: call it with a config (or None and args) for a router.
+RouterFactory = Callable[..., RouterProcess]

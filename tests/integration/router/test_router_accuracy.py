@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import DISAGREE_BELOW
-from router_harness import RouterProcess, send_many, wait_until
+from router_harness import DISAGREE_BELOW, RouterProcess, send_many, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +13,7 @@ PREDICT = "/v1/models/m:predict"
 
 
 def predicted(variant: str, x: float) -> float:
-    """What the test backends answer (see conftest): the candidate is off by 0.5 below 0.2."""
+    """What the test backends answer (see router_harness): the candidate is off by 0.5 below 0.2."""
     if variant == "stable":
         return x
     return x + 1e-9 + (0.5 if x < DISAGREE_BELOW else 0.0)

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RouterFactory
-from router_harness import Backend, RouterProcess, free_port
+from router_harness import Backend, RouterFactory, RouterProcess, free_port
 
 pytestmark = pytest.mark.integration
 

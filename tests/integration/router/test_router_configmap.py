@@ -1,4 +1,4 @@
-"""ConfigMap mode: the router lists and watches its ConfigMap through a fake Kubernetes API."""
+"""ConfigMap mode: the router lists and watches its ConfigMap through the Kubernetes API stand-in."""
 
 from __future__ import annotations
 
@@ -11,52 +11,82 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RouterFactory
-from fake_kube_api import FakeKubeApi
-from router_harness import RouterProcess, send_many, wait_until
+from router_harness import RouterFactory, RouterProcess, send_many, wait_until
+
+from tests.fakekube import ApiError, FakeKube
+from tests.fakekube.server import SeenRequest
 
 pytestmark = pytest.mark.integration
 
 PREDICT = "/v1/models/m:predict"
+NAMESPACE, NAME = "models", "iris-router"
+CONFIGMAPS = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+
+
+class ConfigMapApi:
+    """The stand-in holding the router's ConfigMap, and what the router asked of it."""
+
+    def __init__(self, data: dict[str, str] | None) -> None:
+        self.kube = FakeKube(namespaces=(NAMESPACE,)).start()
+        if data is not None:
+            self.set_data(data)
+
+    def set_data(self, data: dict[str, str]) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE}, "data": data}
+        try:
+            live = self.kube.store.get("configmaps", NAMESPACE, NAME)
+        except ApiError:  # NotFound: the first version
+            self.kube.store.create("configmaps", NAMESPACE, body)
+            return
+        self.kube.store.replace("configmaps", NAMESPACE, NAME, {**live, "data": data})
+
+    def requests(self, *, watch: bool) -> list[SeenRequest]:
+        return [r for r in self.kube.requests if r.path == CONFIGMAPS and r.watch is watch]
+
+    def args(self) -> list[str]:
+        return ["--configmap", f"{NAMESPACE}/{NAME}", "--kubeconfig", str(self.kube.kubeconfig_path)]
+
+    def stop(self) -> None:
+        self.kube.stop()
 
 
 @pytest.fixture
-def kube(base_config: dict[str, Any]) -> Iterator[FakeKubeApi]:
-    api = FakeKubeApi("models", "iris-router", {"router.json": json.dumps(base_config)}).start()
+def kube(base_config: dict[str, Any]) -> Iterator[ConfigMapApi]:
+    api = ConfigMapApi({"router.json": json.dumps(base_config)})
     yield api
     api.stop()
 
 
 @pytest.fixture
-def router(kube: FakeKubeApi, start_router: RouterFactory, tmp_path: Path) -> RouterProcess:
-    args = ["--configmap", "models/iris-router", "--kubeconfig", str(kube.kubeconfig(tmp_path))]
-    return start_router(None, args=args)
+def router(kube: ConfigMapApi, start_router: RouterFactory) -> RouterProcess:
+    return start_router(None, args=kube.args())
 
 
 def generation(router: RouterProcess) -> int | None:
     return router.stats()["generation"]
 
 
-def test_the_listed_config_is_in_force(router: RouterProcess, kube: FakeKubeApi) -> None:
+def test_the_listed_config_is_in_force(router: RouterProcess, kube: ConfigMapApi) -> None:
     assert generation(router) == 1
     answers = send_many(router.url + PREDICT, [{"instances": [[0.5]]}] * 20)
     assert {a.backend for a in answers} == {"stable"}
-    listed = kube.requests[0]
-    assert listed["fieldSelector"] == "metadata.name=iris-router" and "watch" not in listed
+    (listed,) = kube.requests(watch=False)
+    assert listed.query["fieldSelector"] == f"metadata.name={NAME}"  # its own ConfigMap, by name
 
 
-def test_a_watched_change_is_applied_without_listing_again(router: RouterProcess, kube: FakeKubeApi, base_config: dict[str, Any]) -> None:
-    wait_until(lambda: any(r.get("watch") for r in kube.requests), what="a watch")
+def test_a_watched_change_is_applied_without_listing_again(kube: ConfigMapApi, start_router: RouterFactory, base_config: dict[str, Any]) -> None:
+    listed_version = kube.kube.store.resource_version  # nothing is written between here and the router's list
+    router = start_router(None, args=kube.args())
+    wait_until(lambda: kube.requests(watch=True), what="a watch")
     kube.set_data({"router.json": json.dumps({**base_config, "generation": 2, "weights": {"stable": 0, "candidate": 100}})})
     wait_until(lambda: generation(router) == 2, what="generation 2")
     assert {a.backend for a in send_many(router.url + PREDICT, [{"instances": [[0.5]]}] * 20)} == {"candidate"}
-    watches = [r for r in kube.requests if r.get("watch")]
-    assert watches[0]["resourceVersion"] == "100"
-    assert sum(1 for r in kube.requests if not r.get("watch")) == 1
+    assert kube.requests(watch=True)[0].query["resourceVersion"] == listed_version
+    assert len(kube.requests(watch=False)) == 1
 
 
-def test_an_invalid_config_is_counted_and_the_last_good_one_kept(router: RouterProcess, kube: FakeKubeApi, base_config: dict[str, Any]) -> None:
-    wait_until(lambda: any(r.get("watch") for r in kube.requests), what="a watch")
+def test_an_invalid_config_is_counted_and_the_last_good_one_kept(router: RouterProcess, kube: ConfigMapApi, base_config: dict[str, Any]) -> None:
+    wait_until(lambda: kube.requests(watch=True), what="a watch")
     kube.set_data({"router.json": json.dumps({**base_config, "generation": 2, "mirrorPercent": 250})})
     wait_until(lambda: router.stats()["configErrors"] == 1, what="a config error")
     assert generation(router) == 1
@@ -68,19 +98,21 @@ def test_an_invalid_config_is_counted_and_the_last_good_one_kept(router: RouterP
     wait_until(lambda: generation(router) == 3, what="generation 3 from YAML")
 
 
-def test_an_expired_watch_lists_again_and_catches_up(router: RouterProcess, kube: FakeKubeApi, base_config: dict[str, Any]) -> None:
-    wait_until(lambda: any(r.get("watch") for r in kube.requests), what="a watch")
-    kube.expire()
+def test_an_expired_watch_lists_again_and_catches_up(router: RouterProcess, kube: ConfigMapApi, base_config: dict[str, Any]) -> None:
+    wait_until(lambda: kube.kube.store.watcher_count() == 1, what="the router's watch")
+    # A write the router's watch does not select moves the version on; then the API server
+    # drops the history and tells the open watch 410 Expired: only a new list catches up.
+    kube.kube.store.create("configmaps", NAMESPACE, {"metadata": {"name": "unrelated"}, "data": {}})
+    kube.kube.store.expire_watches()
     kube.set_data({"router.json": json.dumps({**base_config, "generation": 5, "weights": {"stable": 50, "candidate": 50}})})
     wait_until(lambda: generation(router) == 5, what="generation 5 after a re-list")
-    assert sum(1 for r in kube.requests if not r.get("watch")) >= 2
+    assert len(kube.requests(watch=False)) >= 2
 
 
-def test_without_a_config_the_router_is_not_ready_and_answers_503(start_router: RouterFactory, tmp_path: Path, base_config: dict[str, Any]) -> None:
-    empty = FakeKubeApi("models", "iris-router", None).start()
+def test_without_a_config_the_router_is_not_ready_and_answers_503(start_router: RouterFactory, base_config: dict[str, Any]) -> None:
+    empty = ConfigMapApi(None)
     try:
-        args = ["--configmap", "models/iris-router", "--kubeconfig", str(empty.kubeconfig(tmp_path))]
-        router = start_router(None, args=args, ready=False)
+        router = start_router(None, args=empty.args(), ready=False)
         assert router.client.get(f"{router.admin}/readyz").status_code == 503
         waiting = router.client.post(router.url + PREDICT, json={"instances": [[0.5]]})
         assert waiting.status_code == 503 and "no valid config" in waiting.json()["error"]
@@ -92,13 +124,13 @@ def test_without_a_config_the_router_is_not_ready_and_answers_503(start_router: 
         empty.stop()
 
 
-def test_api_errors_are_retried_with_backoff(start_router: RouterFactory, tmp_path: Path, base_config: dict[str, Any]) -> None:
-    flaky = FakeKubeApi("models", "iris-router", {"router.json": json.dumps(base_config)}, failing_calls=2).start()
+def test_api_errors_are_retried_with_backoff(start_router: RouterFactory, base_config: dict[str, Any]) -> None:
+    flaky = ConfigMapApi({"router.json": json.dumps(base_config)})
+    flaky.kube.faults.fail(CONFIGMAPS, status=500, count=2)  # an API server having a bad moment
     try:
-        args = ["--configmap", "models/iris-router", "--kubeconfig", str(flaky.kubeconfig(tmp_path))]
-        router = start_router(None, args=args)
+        router = start_router(None, args=flaky.args())
         assert generation(router) == 1
-        assert len([r for r in flaky.requests if not r.get("watch")]) == 3
+        assert len(flaky.requests(watch=False)) == 3
         assert "retrying in 0.5s" in router.process.output() and "retrying in 1.0s" in router.process.output()
     finally:
         flaky.stop()

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RouterFactory
-from router_harness import RouterProcess
+from router_harness import RouterFactory, RouterProcess
 
 pytestmark = pytest.mark.integration
 

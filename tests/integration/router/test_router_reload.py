@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RouterFactory
-from router_harness import Answer, send_many, wait_until
+from router_harness import Answer, RouterFactory, send_many, wait_until
 
 pytestmark = pytest.mark.integration
 

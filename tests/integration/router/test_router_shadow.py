@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import DISAGREE_BELOW, RouterFactory
-from router_harness import Backend, RouterProcess, free_port, p99, send_many, wait_until
+from router_harness import DISAGREE_BELOW, Backend, RouterFactory, RouterProcess, free_port, p99, send_many, wait_until
 
 pytestmark = pytest.mark.integration
 
