@@ -19,12 +19,16 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
 
 With `--rounds N` every scenario runs N times, interleaved. Within a round the saturated router
 scenarios run in the order A B C B A and A and B count as the mean of their two runs, so drift
-during the round cancels out of the mirroring cost. Each ratio is computed within a round and the
+during the round cancels out of the comparisons. Each ratio is computed within a round and the
 median over rounds is reported, so a burst of load from elsewhere on a shared machine skews one
 round, not all.
 Targets: router throughput >= 15% of nginx's, p50 added latency < 1 ms at ~1,000 req/s,
-mirroring costs the primary path < 10% throughput. Everything binds to 127.0.0.1 and lives
-in a temporary directory; every process started here is stopped here.
+mirroring costs the primary path < 10% throughput. That last one is judged on the price of one
+shadow copy, read off 100% mirroring (about a third of the throughput, far above the noise),
+times the copies 10% mirroring makes; the direct 0%-vs-10% difference is a few percent, less than
+a shared machine's run-to-run noise, so it is printed with its spread but judged only when it
+stands clear of that noise. Everything binds to 127.0.0.1 and lives in a temporary directory;
+every process started here is stopped here.
 """
 
 from __future__ import annotations
@@ -248,6 +252,22 @@ def _nginx_added_burst(r: dict[str, Result]) -> float:
     return r["burst nginx 90/10"].p50_ms - r["burst direct"].p50_ms
 
 
+def _noise_note(costs: list[float]) -> str:
+    """How far the direct 0% vs 10% figure can be trusted: its spread over rounds.
+
+    The effect is a few percent, and on a shared machine the same scenario moves by more than
+    that from one run to the next, so this figure is reported but not judged; the target is
+    judged on the price read off 100% mirroring, where the effect is many times the noise.
+    """
+    if len(costs) < 2:
+        return "(one round: no spread to judge it by)"
+    middle, sd = statistics.median(costs), statistics.stdev(costs)
+    spread = f"rounds {min(costs):.1%} to {max(costs):.1%}, sd {sd:.1%}"
+    if abs(middle) <= 2 * sd:
+        return f"({spread}: within the noise, not judged)"
+    return f"({spread}: {'MISSED, above 10% beyond the noise' if middle >= 0.10 else 'under 10% beyond the noise'})"
+
+
 def _report(rounds: dict[str, list[Result]]) -> None:
     count = min(len(results) for results in rounds.values())
     medians = {name: _combine(results, statistics.median) for name, results in rounds.items()}
@@ -255,21 +275,23 @@ def _report(rounds: dict[str, list[Result]]) -> None:
         print(f"\nmedians of {count} rounds")
         for name, result in medians.items():
             print(f"  {name:<24} {_row(result)}")
-    share, cost, added = _paired(rounds, _share), _paired(rounds, _mirror_cost), _paired(rounds, _router_added)
+    share, cost, added = _paired(rounds, _share), _paired(rounds, _implied_mirror_cost), _paired(rounds, _router_added)
+    direct_costs = _per_round(rounds, _mirror_cost)
     print("\nratios (each the median over rounds of the figure within a round)")
     print(f"  router / nginx throughput (everything on)   {share:6.1%}   target >= 15%   {'met' if share >= 0.15 else 'MISSED'}")
     print(f"  router (no mirror) / nginx throughput       {_paired(rounds, _plain_share):6.1%}")
     print(f"  router / direct throughput                  {_paired(rounds, _direct_share):6.1%}")
-    print(f"  mirroring cost to the primary path          {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}")
     print(f"  one shadow copy / one served request        {_paired(rounds, _shadow_share):6.1%}   (CPU price, read off 100% mirroring)")
-    print(f"  mirroring cost implied by that price        {_paired(rounds, _implied_mirror_cost):6.1%}   target < 10%")
+    print(f"  mirroring cost to the primary path at 10%   {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}   (that price x 10% x {STABLE_SHARE:.0%} stable)")
+    print(f"  the same, as 0% vs 10% throughput directly  {_paired(rounds, _mirror_cost):6.1%}   {_noise_note(direct_costs)}")
     print(f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s, spread arrivals {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
     print(f"  p50 nginx adds at the same rate             {_paired(rounds, _nginx_added):6.3f} ms")
     print(f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)")
     if count > 1:
-        costs = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _mirror_cost))
+        priced = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _implied_mirror_cost))
+        direct = ", ".join(f"{c:.1%}" for c in direct_costs)
         added_each = ", ".join(f"{a:.3f}" for a in _per_round(rounds, _router_added))
-        print(f"\nper round: mirroring cost {costs}; p50 added {added_each} ms")
+        print(f"\nper round: mirroring cost {priced} (directly {direct}); p50 added {added_each} ms")
         print(f"noise: router 90/10 throughput moved {_spread(rounds, 'router 90/10'):.1%} between rounds, nginx 90/10 {_spread(rounds, 'nginx 90/10'):.1%}")
 
 
