@@ -101,7 +101,7 @@ class FakeKube:
 
     @property
     def requests(self) -> list[SeenRequest]:
-        """Every API request in arrival order, those answered by an injected fault too."""
+        """API requests in arrival order (the newest `REQUEST_LOG_SIZE`), those answered by an injected fault too."""
         return list(self.server.requests)
 
     def start(self) -> Self:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -43,6 +43,11 @@ class SeenRequest:
     def watch(self) -> bool:
         return self.query.get("watch") in TRUE
 
+
+# The newest requests kept in `ApiServer.requests`; a long-running stand-in must not grow forever.
+REQUEST_LOG_SIZE = 100_000
+
+
 class ApiServer:
     """Serves one store over HTTP; `start` on a bound socket, `stop` ends watches and closes."""
 
@@ -50,7 +55,7 @@ class ApiServer:
         self.store = store
         self.faults = faults or Faults(store.registry)
         self.request_counts: Counter[tuple[str, str]] = Counter()
-        self.requests: list[SeenRequest] = []
+        self.requests: deque[SeenRequest] = deque(maxlen=REQUEST_LOG_SIZE)
         self.watches = WatchStreams(store)
         self._rest = RestHandlers(store, self.faults)
         self._runner: web.AppRunner | None = None

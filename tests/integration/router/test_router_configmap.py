@@ -13,7 +13,8 @@ import pytest
 import yaml
 from router_harness import RouterFactory, RouterProcess, send_many, wait_until
 
-from tests.fakekube import ApiError, FakeKube
+from tests.fakekube import FakeKube
+from tests.fakekube.errors import NotFound
 from tests.fakekube.server import SeenRequest
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ class ConfigMapApi:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE}, "data": data}
         try:
             live = self.kube.store.get("configmaps", NAMESPACE, NAME)
-        except ApiError:  # NotFound: the first version
+        except NotFound:  # the first version
             self.kube.store.create("configmaps", NAMESPACE, body)
             return
         self.kube.store.replace("configmaps", NAMESPACE, NAME, {**live, "data": data})
