@@ -8,6 +8,18 @@ VENV_READY := $(VENV)/.stamp-venv
 DEMO_STAMP := $(VENV)/.stamp-demo
 STAMP := $(VENV)/.stamp-test
 
+# The real Kubernetes control plane the tests start (etcd, kube-apiserver, kube-controller-manager),
+# found through KUBEBUILDER_ASSETS as envtest finds it. When that is unset, the archive beside the
+# repository is unpacked once into .cache/kube-assets and used.
+KUBE_ASSETS_ARCHIVE ?= ../shared/kube-assets/kube-control-plane-linux-amd64.tar.xz
+KUBE_ASSETS_DIR := .cache/kube-assets
+ifeq ($(origin KUBEBUILDER_ASSETS),undefined)
+ifneq ($(wildcard $(KUBE_ASSETS_ARCHIVE)),)
+export KUBEBUILDER_ASSETS := $(abspath $(KUBE_ASSETS_DIR))/bin
+KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
+endif
+endif
+
 .PHONY: demo test test-unit test-integration crd bench bench-router bench-controller lint e2e-kind clean
 
 $(VENV_READY):
@@ -35,8 +47,13 @@ demo: $(DEMO_STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-test: lint
+test: lint $(KUBE_ASSETS)
 	$(BIN)/python -m pytest
+
+$(KUBE_ASSETS_DIR)/bin/kube-apiserver: $(KUBE_ASSETS_ARCHIVE)
+	mkdir -p $(KUBE_ASSETS_DIR)
+	tar -xJf $(KUBE_ASSETS_ARCHIVE) -C $(KUBE_ASSETS_DIR)
+	touch $@
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -53,7 +70,7 @@ bench-controller: $(STAMP)
 bench: bench-router bench-controller
 
 clean:
-	rm -rf $(VENV) modelrollout-report .pytest_cache
+	rm -rf $(VENV) modelrollout-report .pytest_cache .cache
 
 # install.yaml is the chart rendered with its default values plus the CRD; regenerate it after
 # changing either (a unit test fails while they differ).

@@ -65,12 +65,14 @@ class ProcessGroup:
     log_dir: Path
     members: list[ManagedProcess] = field(default_factory=list)
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> ManagedProcess:
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None, inherit: bool = True) -> ManagedProcess:
+        """Start `argv` with its output in `<log_dir>/<name>.log`; `env` adds to this process's
+        environment, or replaces it when `inherit` is false."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+                list(argv), stdout=log, stderr=subprocess.STDOUT, env={**(os.environ if inherit else {}), **(env or {})}
             )
         member = ManagedProcess(name, process, log_path)
         self.members.append(member)
