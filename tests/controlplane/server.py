@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,11 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop what was started, API clients first and etcd last."""
         self._processes.stop_all()
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """The processes running now, in the order they were started."""
+        return [member.process for member in self._processes.members]
 
     def __enter__(self) -> Self:
         return self.start()
