@@ -31,8 +31,8 @@ CONTROLLER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("rbac.authorization.k8s.io", "rolebindings"): WRITE,
     ("", "pods"): READ,
     ("discovery.k8s.io", "endpointslices"): READ,
-    ("", "events"): ("create", "patch"),
-    ("events.k8s.io", "events"): ("create", "patch"),
+    ("", "events"): ("create", "get", "patch"),  # get: a repeated Event's count is read, then patched
+    ("events.k8s.io", "events"): ("create", "get", "patch"),
 }
 LEASE_NEEDS = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")}
 DANGEROUS_VERBS = {"*", "bind", "escalate", "impersonate", "deletecollection"}
