@@ -138,6 +138,10 @@ class _Call:
     def abandoned(self) -> None:
         self._proxy.measurements.client_disconnects += 1
 
+    def malformed(self, message: str) -> None:
+        self._request.keep_alive = False
+        _reject(self._request, 400, message, self._ours(), self._request_id)
+
     def answered(self, outcome: UpstreamResponse | UpstreamError) -> None:
         proxy, active, request, variant = self._proxy, self._active, self._request, self._variant
         counters = proxy.counters[variant]

@@ -9,7 +9,7 @@ What the data port needs is kept: keep-alive (HTTP/1.1 by default, HTTP/1.0 on r
 idle timeout that also takes clients stalled half-way through a request, pipelined requests
 answered in order, request bodies counted as they arrive (so one over the limit is refused
 without being held whole), `Expect: 100-continue`, back-pressure both ways, 400 for requests the
-parser rejects, word to the handler of a client gone before its body was in, and a graceful
+parser rejects (after the answers to the requests parsed whole before them), word to the handler of a client gone before its body was in, and a graceful
 stop: listening ends, idle connections close, requests in flight get `drain_s` to finish.
 """
 
@@ -51,6 +51,9 @@ class Exchange(Protocol):
 
     def abandoned(self) -> None:
         """The client went away before its body was in; no answer is needed."""
+
+    def malformed(self, message: str) -> None:
+        """The request's body could not be parsed (`message` says why): answer 400 now; the connection closes after."""
 
 
 class Handler(Protocol):
@@ -138,6 +141,7 @@ class _Connection(asyncio.Protocol):
         self._queue: deque[Request] = deque()  # pipelined requests waiting their turn
         self._reading = True
         self._writing = True
+        self._broken: str | None = None  # why parsing failed: answered with 400 once the requests before it are
         self.quiet_since = 0.0  # loop time of the last byte in or the last answer out
 
     @property
@@ -261,6 +265,8 @@ class _Connection(asyncio.Protocol):
             return
         if not request.keep_alive:
             self._transport.close()
+        elif self._broken is not None and not self._queue:
+            self._answer_bad_request(self._broken)
         elif self._queue:
             if self._writing:
                 # Not from here: a handler answering at once would otherwise recurse through the queue.
@@ -284,7 +290,8 @@ class _Connection(asyncio.Protocol):
             self._transport.write(data)
 
     def resume_reading(self) -> None:
-        if not self._reading and self._transport is not None and not self._queue:
+        # After a parse error the parser takes no more bytes: the connection only finishes what it has.
+        if not self._reading and self._transport is not None and not self._queue and self._broken is None:
             self._reading = True
             self._transport.resume_reading()
 
@@ -294,13 +301,31 @@ class _Connection(asyncio.Protocol):
             self._transport.pause_reading()
 
     def _reject(self, message: str) -> None:
-        """Answer 400 and close: after a parse error nothing more on this connection can be trusted."""
-        if self._transport is None:
+        """A parse error: nothing after it on this connection can be trusted, so it ends with a 400.
+
+        Requests parsed whole before the bad bytes are answered first, in order, as nginx does. When
+        the bad bytes are the body of the request being answered, its handler answers the 400.
+        """
+        if self._transport is None or self._broken is not None:
             return
-        if self._current is None:
+        self._broken = message
+        self._pause_reading()
+        parsing = self._parsing
+        if parsing is not None and not parsing.complete:
+            if parsing is self._current:
+                if parsing.exchange is not None and not parsing.answered:
+                    self._server.guard(parsing, lambda: parsing.exchange.malformed(message))  # type: ignore[union-attr]
+                    return
+            elif parsing in self._queue:
+                self._queue.remove(parsing)
+        if self._current is None and not self._queue:
+            self._answer_bad_request(message)
+
+    def _answer_bad_request(self, message: str) -> None:
+        if self._transport is not None:
             body = orjson.dumps({"error": message})
             self._transport.write(_BAD_REQUEST % (len(body), body))
-        self._transport.close()
+            self._transport.close()
 
     def close_if_idle(self) -> None:
         if self._current is None and self._transport is not None:

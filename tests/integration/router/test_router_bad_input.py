@@ -135,6 +135,26 @@ def test_malformed_requests_are_400(router: RouterProcess, request_bytes: bytes)
     assert exchange(router.port, request_bytes).startswith(b"HTTP/1.1 400 ")
 
 
+def test_a_chunk_size_that_is_not_hex_is_400_with_the_request_id_and_no_disconnect_counted(router: RouterProcess) -> None:
+    before = router.stats()["clientDisconnects"]
+    with socket.create_connection(("127.0.0.1", router.port), timeout=3) as connection:
+        connection.sendall(f"POST {PREDICT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n".encode())
+        time.sleep(0.1)  # the head is in before the bad chunk, as a slow client sends it
+        connection.sendall(b"zz\r\nhello\r\n0\r\n\r\n")
+        head, _, body = connection.makefile("rb").read().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"x-request-id: " in head
+    assert json.loads(body)["error"].startswith("malformed HTTP request")
+    assert router.stats()["clientDisconnects"] == before
+
+
+def test_a_valid_request_then_pipelined_garbage_gets_200_then_400(router: RouterProcess) -> None:
+    body = json.dumps({"instances": [[0.5]]})
+    valid = f"POST {PREDICT} HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n\r\n{body}"
+    answer = exchange(router.port, valid.encode() + b"GARBAGE \x01\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and b'{"predictions":[0.5]}' in answer.replace(b" ", b"")
+    assert b"\r\nHTTP/1.1 400 " in answer or b"}HTTP/1.1 400 " in answer
+
+
 @pytest.mark.parametrize("request_id", ["has space", "x" * 201, "semi;colon"])
 def test_a_malformed_request_id_is_400_naming_the_header(router: RouterProcess, request_id: str) -> None:
     answer = router.client.post(router.url + PREDICT, json={"instances": [[0.5]]}, headers={"x-request-id": request_id})

@@ -37,6 +37,11 @@ class _Later:
     def abandoned(self) -> None:
         self.log.append("abandoned")
 
+    def malformed(self, message: str) -> None:
+        self.log.append("malformed")
+        self.request.keep_alive = False
+        self.request.respond(400, JSON, message.encode())
+
 
 class ScriptedHandler:
     """`GET /now?...` answers at once with the query; `/raise` raises; anything else echoes its body later."""
@@ -224,3 +229,62 @@ def test_stop_lets_an_answer_in_flight_go_out_then_closes() -> None:
             await asyncio.open_connection("127.0.0.1", port)
 
     run(ScriptedHandler(delay_s=0.3), scenario)
+
+
+async def _read_to_close(reader: asyncio.StreamReader) -> bytes:
+    return await asyncio.wait_for(reader.read(), timeout=5)
+
+
+def test_a_chunk_size_that_is_not_hex_is_answered_400_by_the_handler_not_counted_as_gone() -> None:
+    handler = ScriptedHandler()
+
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the head is in and the exchange open when the bad chunk comes
+        writer.write(b"zz\r\nhello\r\n0\r\n\r\n")
+        answer = await _read_to_close(reader)
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"connection: close" in answer
+        assert handler.log == ["malformed"]
+
+    run(handler, scenario)
+
+
+@pytest.mark.parametrize("split_at", [None, 20, 45, 60])
+def test_conflicting_content_lengths_get_400_however_the_bytes_arrive(split_at: int | None) -> None:
+    request = b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello"
+
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        parts = [request] if split_at is None else [request[:split_at], request[split_at:]]
+        for part in parts:
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        assert (await _read_to_close(reader)).startswith(b"HTTP/1.1 400 ")
+
+    run(ScriptedHandler(), scenario)
+
+
+@pytest.mark.parametrize("first", [b"GET /now?first HTTP/1.1\r\nhost: x\r\n\r\n", post("/echo", b"first")])
+def test_a_valid_request_followed_by_pipelined_garbage_gets_its_answer_then_400(first: bytes) -> None:
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(first + b"GARBAGE \x01\r\n\r\n")
+        answer = await _read_to_close(reader)
+        ok, _, rest = answer.partition(b"\r\n\r\nfirst")
+        assert ok.startswith(b"HTTP/1.1 200 "), answer
+        assert rest.startswith(b"HTTP/1.1 400 ") and b"malformed HTTP request" in rest, answer
+
+    run(ScriptedHandler(), scenario)
+
+
+def test_pipelined_requests_before_the_garbage_are_all_answered_in_order() -> None:
+    async def scenario(server: DataServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/echo", b"one") + post("/echo", b"two") + b"GET / HTTP/1.1\r\ncontent-length: x\r\n\r\n")
+        answer = await _read_to_close(reader)
+        assert answer.count(b"HTTP/1.1 200 ") == 2 and answer.index(b"one") < answer.index(b"two") < answer.index(b"HTTP/1.1 400 ")
+
+    run(ScriptedHandler(), scenario)
