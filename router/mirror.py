@@ -71,6 +71,8 @@ class _Shadow:
             counters.fail(outcome.kind, perf_counter() - self._started)
             return
         counters.observe(outcome.status, perf_counter() - self._started)
+        if outcome.status >= 500:  # counted as an error above; an error page holds no prediction to analyse
+            return
         active = self._active
         predictions = active.extractor.extract(self._path, outcome.body)
         counters.predicted(predictions)

@@ -13,7 +13,7 @@ planted disagreement). Other paths:
     ANY  /drop                  closes the connection without answering
 
 Every answer carries `x-backend: <name>`; `--delay-ms` delays every answer, and a request
-header `x-delay-ms` delays that one.
+header `x-delay-ms` delays that one; `--fail-status CODE` answers every prediction with that status.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _predict(instances: list[Any], offset: float, flip_below: float | None) -> l
     return [x + offset + (0.5 if flip_below is not None and x < flip_below else 0.0) for x in values]
 
 
-def _app(name: str, offset: float, flip_below: float | None, delay_s: float) -> web.Application:
+def _app(name: str, offset: float, flip_below: float | None, delay_s: float, fail_status: int | None = None) -> web.Application:
     async def delay(request: web.Request) -> None:
         pause = delay_s + float(request.headers.get("x-delay-ms", "0")) / 1000
         if pause:
@@ -43,6 +43,8 @@ def _app(name: str, offset: float, flip_below: float | None, delay_s: float) -> 
 
     async def kserve(request: web.Request) -> web.StreamResponse:
         await delay(request)
+        if fail_status is not None:
+            return answer({"error": "failing on purpose"}, status=fail_status)
         body = await request.json()
         return answer({"predictions": _predict(body["instances"], offset, flip_below)})
 
@@ -95,8 +97,9 @@ def main() -> None:
     parser.add_argument("--offset", type=float, default=0.0)
     parser.add_argument("--flip-below", type=float, default=None)
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--fail-status", type=int, default=None)
     args = parser.parse_args()
-    app = _app(args.name, args.offset, args.flip_below, args.delay_ms / 1000)
+    app = _app(args.name, args.offset, args.flip_below, args.delay_ms / 1000, args.fail_status)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

@@ -94,6 +94,19 @@ def test_a_candidate_that_is_down_shows_as_shadow_errors_only(start_router: Rout
     assert stats["shadowComparison"]["compared"] == 0
 
 
+def test_a_shadow_answering_500_is_counted_once_as_an_error_not_as_unanalysed(start_router: RouterFactory, stable_backend: Backend) -> None:
+    failing = Backend.start("failing-candidate", "--fail-status", "500")
+    try:
+        router = start_router({"generation": 1, "upstreams": {"stable": stable_backend.url, "candidate": failing.url}, "mirrorPercent": 100})
+        answers = send_many(router.url + PREDICT, [{"instances": [[0.5]]}] * 40)
+        assert all(a.status == 200 for a in answers)
+        wait_until(lambda: router.stats()["shadow"]["requests"] == 40, what="40 shadow answers")
+        shadow = router.stats()["shadow"]
+        assert (shadow["errors"]["status5xx"], shadow["notAnalysed"]) == (40, 0)
+    finally:
+        failing.stop()
+
+
 def test_open_inference_protocol_answers_are_compared_too(module_router: RouterProcess, base_config: dict[str, Any]) -> None:
     module_router.reconfigure({**base_config, "mirrorPercent": 100, "mirrorMaxInFlight": 10_000})
     before = shadow_of(module_router.stats())
