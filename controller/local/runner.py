@@ -18,7 +18,6 @@ from pathlib import Path
 import aiohttp
 import httpx
 from rich.console import Console
-from rich.live import Live
 
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, TrafficSplit
@@ -31,7 +30,7 @@ from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
 from controller.local.session import Outcome, SessionResult, run_session
-from controller.local.view import LiveSnapshot, render
+from controller.local.view import LiveSnapshot, live_view, render
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.webhook import WebhookProvider
 from controller.runtime.clock import ScaledClock
@@ -232,7 +231,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready=None) -> 
             ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=events, clock=clock)
             recorder = _Recorder(rollout.name, target.scenario, clock)
             traffic_task = await on_ready(router_url, admin_url) if on_ready else None
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
+            with live_view(console) as live:
 
                 async def on_tick(reconciled: Reconciled) -> None:
                     readings = await poller.read(reconciled.rollout)

@@ -7,10 +7,12 @@ agreement, drift, the latest verdicts and, once it is over, the outcome and its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +22,7 @@ from controller.api.status import AnalysisRecord, Phase, TrafficSplit, Verdict
 from controller.local.report import SeriesPoint
 from controller.local.session import Outcome
 
-__all__ = ["LiveSnapshot", "render", "DEFAULT_VERDICT_LIMIT"]
+__all__ = ["LiveSnapshot", "render", "live_view", "DEFAULT_VERDICT_LIMIT"]
 
 DEFAULT_VERDICT_LIMIT = 6
 _BAR_WIDTH = 40
@@ -132,3 +134,16 @@ def render(snapshot: LiveSnapshot, verdict_limit: int = DEFAULT_VERDICT_LIMIT) -
     if (outcome := _outcome(snapshot)) is not None:
         parts.append(outcome)
     return Group(*parts)
+
+
+@contextlib.contextmanager
+def live_view(console: Console) -> Iterator[Live]:
+    """rich's Live display, left on a line of its own when it ends.
+
+    On a console that is not a terminal (output piped to a file or a CI log), Live leaves the
+    cursor just after the last box's border, so the next print would join that line.
+    """
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        yield live
+    if not console.is_terminal:
+        console.line()

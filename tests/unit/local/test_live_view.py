@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from controller.api.status import AnalysisRecord, Phase, TrafficSplit, Verdict
 from controller.local.report import SeriesPoint
 from controller.local.session import Outcome
-from controller.local.view import LiveSnapshot, render
+from controller.local.view import LiveSnapshot, live_view, render
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -99,3 +100,13 @@ def test_rollout_text_is_shown_literally_not_as_markup() -> None:
     text = _text(LiveSnapshot(rollout="[bold]x[/bold]", step_description="[red]boom", outcome=Outcome.PROMOTED, reason="[link=x]y"))
 
     assert "[bold]x[/bold]" in text and "[red]boom" in text and "[link=x]y" in text
+
+
+def test_a_live_view_on_a_console_that_is_not_a_terminal_ends_on_its_own_line() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=60)
+    with live_view(console) as live:
+        live.update(render(LiveSnapshot(rollout="demo")))
+    console.print("closing line")
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "closing line"  # not glued to the border of the view's last box
