@@ -179,6 +179,17 @@ def test_the_router_image_installs_every_package_the_router_imports() -> None:
     assert missing == set(), f"router/requirements.txt does not bring in {sorted(missing)}"
 
 
+def test_every_package_the_router_imports_is_a_direct_dependency_of_both_installs() -> None:
+    """Not merely pulled in by another package: an import that rides on someone else's extra
+    (httptools through uvicorn[standard]) breaks the day that package drops it."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    owners = packages_distributions()
+    for declared_in, requirements in [("pyproject.toml", [Requirement(t) for t in project["dependencies"]]), ("router/requirements.txt", router_requirements())]:
+        direct = {canonicalize_name(r.name) for r in requirements}
+        undeclared = {m for m in _router_imports() if not {canonicalize_name(d) for d in owners.get(m, [m])} & direct}
+        assert undeclared == set(), f"{declared_in} does not name {sorted(undeclared)}, which the router imports"
+
+
 def test_router_requirements_keep_the_bounds_of_pyproject() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {canonicalize_name(Requirement(text).name): Requirement(text) for text in project["dependencies"]}
