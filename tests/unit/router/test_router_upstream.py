@@ -103,13 +103,45 @@ def test_chunked_and_read_until_close_bodies_are_assembled() -> None:
     run(scenario)
 
 
-def test_a_server_that_closes_an_idle_connection_is_retried_on_a_fresh_one() -> None:
+def test_a_request_the_server_read_before_closing_is_never_sent_twice() -> None:
     async def scenario() -> None:
         server = await ScriptedServer(lambda r, n: None if n == 2 else ok(b"%d" % n)).start()
-        client = pool(server.url)
+        retries: list[int] = []
+        client = UpstreamPool(server.url, connect_timeout_s=2.0, timeout_s=5.0, on_retry=lambda: retries.append(1))
         assert (await call(client, b"GET", b"/", b"", b"")).body == b"1"
-        assert (await call(client, b"GET", b"/", b"", b"")).body == b"3"
-        assert server.connections == 2
+        with pytest.raises(UpstreamConnectError, match="without answering"):
+            await call(client, b"POST", b"/", b"", b"{}")  # read by the server, then dropped: its error
+        assert len(server.requests) == 2 and retries == []
+
+    run(scenario)
+
+
+def test_a_pooled_connection_the_server_closed_after_a_quiet_spell_is_left_for_a_fresh_one_and_counted() -> None:
+    async def scenario() -> None:
+        # Answers once per connection, then closes it without saying so, as an idle timeout does.
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(ok(head.split(b" ")[1]))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        retries: list[int] = []
+        client = UpstreamPool(url, connect_timeout_s=2.0, timeout_s=5.0, on_retry=lambda: retries.append(1))
+        answer: asyncio.Future[UpstreamResponse | UpstreamError] = asyncio.get_running_loop().create_future()
+
+        def second_call(first: UpstreamResponse | UpstreamError) -> None:
+            # The server's close is in the socket by now, but this loop has not read it: only a look
+            # into the socket tells the pooled connection is over before the request goes out.
+            time.sleep(0.8)
+            client.send(b"GET", b"/second", b"", b"", answer.set_result)
+
+        client.send(b"GET", b"/first", b"", b"", second_call)
+        outcome = await answer
+        assert isinstance(outcome, UpstreamResponse) and outcome.body == b"/second"
+        assert retries == [1]
+        server.close()
 
     run(scenario)
 
@@ -244,5 +276,49 @@ def test_concurrent_calls_reuse_connections_without_mixing_answers() -> None:
         results = await asyncio.gather(*(worker(client, n) for n in range(40)))
         assert all(all(r) for r in results)
         assert server.connections <= 40
+
+    run(scenario)
+
+
+def test_calls_beyond_the_connection_limit_wait_their_turn_and_reuse_the_connections() -> None:
+    async def scenario() -> None:
+        open_now: list[int] = [0]
+        most: list[int] = [0]
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+            try:
+                while head := await reader.readuntil(b"\r\n\r\n"):
+                    await asyncio.sleep(0.05)
+                    writer.write(ok(head.split(b" ")[1]))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            open_now[0] -= 1
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        client = UpstreamPool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connect_timeout_s=2.0, timeout_s=5.0, max_connections=2)
+        answers = await asyncio.gather(*(call(client, b"GET", b"/%d" % n, b"", b"") for n in range(7)))
+        assert [a.body for a in answers] == [b"/%d" % n for n in range(7)]
+        assert most[0] == 2
+        client.close()
+        server.close()
+
+    run(scenario)
+
+
+def test_a_call_waiting_behind_a_hung_one_times_out_on_its_own_deadline() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: b"").start()  # reads, never answers
+        client = UpstreamPool(server.url, connect_timeout_s=2.0, timeout_s=0.3, max_connections=1)
+        first = asyncio.ensure_future(call(client, b"GET", b"/", b"", b""))
+        await asyncio.sleep(0.1)
+        with pytest.raises(UpstreamTimeout):
+            await call(client, b"GET", b"/", b"", b"")
+        with pytest.raises(UpstreamTimeout):
+            await first
+        assert server.connections == 2  # the hung connection was dropped, the waiting call got a new one
 
     run(scenario)
