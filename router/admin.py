@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from router.asgi import Receive, Scope, Send, send_bytes, send_json
 from router.feedback import FEEDBACK_LIST, Feedback, PredictionLog, judge_label
+from router.load import Load
 from router.measure import Measurements
 from router.metrics import exposition
 from router.state import ConfigKeeper
@@ -34,9 +35,11 @@ class AdminApp:
     """The raw ASGI app behind the admin port."""
 
     def __init__(
-        self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, identity: tuple[str, datetime]
-    ) -> None:
+        self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, identity: tuple[str, datetime],
+        load: Load | None = None,
+    ) -> None:  # fmt: skip
         self._keeper = keeper
+        self._load = load
         self._measurements = measurements
         self._predictions = predictions
         self._identity = identity
@@ -64,7 +67,7 @@ class AdminApp:
             await send_json(send, 404, {"error": f"no such admin endpoint {scope['path']}; expected one of /metrics /stats /healthz /readyz /feedback"})
 
     async def _metrics(self, receive: Receive, send: Send) -> None:
-        await send_bytes(send, 200, exposition(self.snapshot), [_PROMETHEUS])
+        await send_bytes(send, 200, exposition(self.snapshot, self._load), [_PROMETHEUS])
 
     async def _stats(self, receive: Receive, send: Send) -> None:
         await send_bytes(send, 200, self.snapshot().model_dump_json(by_alias=True).encode(), [(b"content-type", b"application/json")])

@@ -39,6 +39,7 @@ import uvicorn
 from router.admin import AdminApp
 from router.config import DEFAULT_PREDICTION_BINS
 from router.feedback import PredictionLog
+from router.load import Load
 from router.measure import Measurements
 from router.mirror import Mirror
 from router.proxy import DataProxy
@@ -86,10 +87,11 @@ async def serve(options: RouterOptions) -> int:
     source = _source(options, keeper)
     if not source.prepare():
         return 2
-    mirror = Mirror(measurements, predictions)
+    load = Load(keeper, measurements)
+    mirror = Mirror(measurements, predictions, load)
     identity = (uuid.uuid4().hex, datetime.now(UTC))
-    data = DataServer(DataProxy(keeper, measurements, predictions, mirror), options.listen.host, options.listen.port)
-    admin = _server(AdminApp(keeper, measurements, predictions, identity), options.admin_listen)
+    data = DataServer(DataProxy(keeper, measurements, predictions, mirror, load), options.listen.host, options.listen.port, budget=load)
+    admin = _server(AdminApp(keeper, measurements, predictions, identity, load), options.admin_listen)
     try:
         await data.start()
     except OSError as exc:

@@ -160,6 +160,19 @@ class RouterConfig(RouterModel):
     mirror_max_in_flight: int = Field(default=100, ge=0, le=100_000)
     retry_candidate_on_stable: bool = False
     feedback_capacity: int = Field(default=100_000, ge=0, le=10_000_000)
+    # Bounds under hostile load: past each, new work gets a fast 503 (mirrored copies go first).
+    max_client_connections: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_in_flight_per_variant: int = Field(default=1_000, ge=1, le=1_000_000)
+    max_upstream_connections_per_variant: int = Field(default=256, ge=1, le=100_000)
+    max_buffered_bytes: int = Field(default=256 * 1024 * 1024, ge=1, le=64 * 1024**3)
+
+    @field_validator("max_buffered_bytes")
+    @classmethod
+    def _room_for_one_body(cls, value: int, info: ValidationInfo) -> int:
+        body = info.data.get("max_body_bytes")
+        if body is not None and value < body:
+            raise ValueError(f"{value} is below maxBodyBytes {body}; a request at the body limit could never be admitted")
+        return value
 
     @field_validator("prediction_bins")
     @classmethod

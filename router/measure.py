@@ -18,6 +18,7 @@ from router.stats import (
     Histogram,
     RouterStats,
     ShadowComparison,
+    ShedCounts,
     VariantStats,
 )
 
@@ -105,6 +106,8 @@ class Measurements:
         self.config_errors = 0
         self.feedback_unmatched = 0
         self.client_disconnects = 0
+        self.upstream_retries = 0
+        self.shed = dict.fromkeys(ShedCounts.model_fields, 0)  # kept by router.load.Load, by reason
 
     def rebin(self, edges: Sequence[float], max_labels: int) -> None:
         for counters in self.variants.values():
@@ -124,6 +127,8 @@ class Measurements:
             config_errors=self.config_errors,
             feedback_unmatched=self.feedback_unmatched,
             client_disconnects=self.client_disconnects,
+            upstream_retries=self.upstream_retries,
+            shed=ShedCounts(**self.shed),
             stable=self.variants["stable"].snapshot(),
             candidate=self.variants["candidate"].snapshot(),
             shadow=self.variants["shadow"].snapshot(),

@@ -17,6 +17,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from router.load import Load
 from router.stats import Histogram, RouterStats, VariantStats
 
 __all__ = ["PREFIX", "RouterCollector", "exposition"]
@@ -28,8 +29,9 @@ _VARIANTS = ("stable", "candidate", "shadow")
 class RouterCollector(Collector):
     """Collects from `snapshot()` on every scrape."""
 
-    def __init__(self, snapshot: Callable[[], RouterStats]) -> None:
+    def __init__(self, snapshot: Callable[[], RouterStats], load: Load | None = None) -> None:
         self._snapshot = snapshot
+        self._load = load
 
     def collect(self) -> Iterator[Metric]:
         stats = self._snapshot()
@@ -37,13 +39,29 @@ class RouterCollector(Collector):
         yield from _variant_families(variants)
         yield from _shadow_families(stats)
         yield from _router_families(stats)
+        if self._load is not None:
+            yield from _load_families(self._load)
 
 
-def exposition(snapshot: Callable[[], RouterStats]) -> bytes:
+def exposition(snapshot: Callable[[], RouterStats], load: Load | None = None) -> bytes:
     """The Prometheus text for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouterCollector(snapshot))
+    registry.register(RouterCollector(snapshot, load))
     return generate_latest(registry)
+
+
+def _load_families(load: Load) -> Iterator[Metric]:
+    """What the router holds now, beside the limits it is held to."""
+    limits = load.limits
+    yield GaugeMetricFamily(PREFIX + "client_connections", "Client connections open on the data port.", value=load.connections)
+    yield GaugeMetricFamily(PREFIX + "client_connections_limit", "maxClientConnections in force.", value=limits.client_connections)
+    in_flight = GaugeMetricFamily(PREFIX + "in_flight", "Requests being answered, by variant.", labels=["variant"])
+    for variant, count in load.in_flight.items():
+        in_flight.add_metric([variant], count)
+    yield in_flight
+    yield GaugeMetricFamily(PREFIX + "in_flight_limit", "maxInFlightPerVariant in force.", value=limits.in_flight_per_variant)
+    yield GaugeMetricFamily(PREFIX + "buffered_bytes", "Request body bytes held in memory.", value=load.buffered)
+    yield GaugeMetricFamily(PREFIX + "buffered_bytes_limit", "maxBufferedBytes in force.", value=limits.buffered_bytes)
 
 
 def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
@@ -86,6 +104,15 @@ def _router_families(stats: RouterStats) -> Iterator[Metric]:
     yield CounterMetricFamily(PREFIX + "config_errors", "Configs rejected as invalid.", value=stats.config_errors)
     yield CounterMetricFamily(PREFIX + "feedback_unmatched", "Labels for unknown or forgotten request ids.", value=stats.feedback_unmatched)
     yield CounterMetricFamily(PREFIX + "client_disconnects", "Clients gone before their request was read.", value=stats.client_disconnects)
+    yield CounterMetricFamily(
+        PREFIX + "upstream_retries",
+        "Requests moved to a fresh upstream connection: the pooled one was closed before any byte of them was sent.",
+        value=stats.upstream_retries,
+    )
+    shed = CounterMetricFamily(PREFIX + "shed", "Work refused with 503, or mirrored copies not sent, because a limit was reached.", labels=["reason"])
+    for reason, count in stats.shed.model_dump().items():
+        shed.add_metric([reason], count)
+    yield shed
     generation = GaugeMetricFamily(PREFIX + "config_generation", "Generation of the config in force (-1: none yet).")
     generation.add_metric([], -1 if stats.generation is None else stats.generation)
     yield generation

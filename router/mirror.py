@@ -27,9 +27,10 @@ SHADOW_HEADER = b"x-modelrollout-shadow: 1\r\n"
 class Mirror:
     """Sends shadow calls without waiting for them, bounded in number."""
 
-    def __init__(self, measurements: Measurements, predictions: PredictionLog) -> None:
+    def __init__(self, measurements: Measurements, predictions: PredictionLog, load: Load) -> None:
         self.measurements = measurements
         self.predictions = predictions
+        self.load = load
         self.in_flight = 0
 
     def submit(self, active: Active, request: Request, headers: bytes, request_id: str, primary: list[Scalar] | None) -> None:
@@ -37,25 +38,29 @@ class Mirror:
         block); `primary` is what the stable predicted."""
         if active.candidate is None:
             return
-        if self.in_flight >= active.config.mirror_max_in_flight:
+        size = len(request.body)
+        if self.in_flight >= active.config.mirror_max_in_flight or not self.load.mirror_room(size, active.candidate.saturated):
             self.measurements.dropped += 1
             return
         self.measurements.mirrored += 1
         self.in_flight += 1
-        shadow = _Shadow(self, active, request.path, request_id, primary)
+        self.load.hold(size)  # the copy keeps the body alive until the shadow answers
+        shadow = _Shadow(self, active, request.path, request_id, primary, size)
         active.candidate.send(request.method, request.target, headers + SHADOW_HEADER, request.body, shadow.answered)
 
-    def done(self) -> None:
+    def done(self, size: int) -> None:
         self.in_flight -= 1
+        self.load.free(size)
 
 
 class _Shadow:
     """One shadow call in flight: what its answer is compared with, and where it is counted."""
 
-    __slots__ = ("_active", "_mirror", "_path", "_primary", "_request_id", "_started")
+    __slots__ = ("_active", "_mirror", "_path", "_primary", "_request_id", "_size", "_started")
 
-    def __init__(self, mirror: Mirror, active: Active, path: str, request_id: str, primary: list[Scalar] | None) -> None:
+    def __init__(self, mirror: Mirror, active: Active, path: str, request_id: str, primary: list[Scalar] | None, size: int) -> None:
         self._mirror = mirror
+        self._size = size
         self._active = active
         self._path = path
         self._request_id = request_id
@@ -64,7 +69,7 @@ class _Shadow:
 
     def answered(self, outcome: UpstreamResponse | UpstreamError) -> None:
         mirror = self._mirror
-        mirror.done()
+        mirror.done(self._size)
         measurements = mirror.measurements
         counters = measurements.variants["shadow"]
         if isinstance(outcome, UpstreamError):

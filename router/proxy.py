@@ -25,6 +25,7 @@ import orjson
 
 from router.errors import UpstreamError, UpstreamTimeout
 from router.feedback import PredictionLog
+from router.load import RETRY_AFTER_S, Load
 from router.measure import Measurements
 from router.mirror import Mirror
 from router.selection import BUCKETS, CANDIDATE, STABLE, BucketSequence
@@ -47,6 +48,7 @@ _NOT_RETURNED: Final = frozenset(
 _NOT_RETURNED_BUT_LENGTH: Final = _NOT_RETURNED - {b"content-length"}
 _VARIANT_LINES: Final = {STABLE: b"x-model-variant: stable\r\n", CANDIDATE: b"x-model-variant: candidate\r\n"}
 _JSON: Final = b"content-type: application/json\r\n"
+_RETRY_AFTER: Final = b"retry-after: %d\r\n" % RETRY_AFTER_S
 
 log = logging.getLogger("modelrollout.router")
 
@@ -54,8 +56,9 @@ log = logging.getLogger("modelrollout.router")
 class DataProxy:
     """The data port's handler (see router.server.Handler)."""
 
-    def __init__(self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, mirror: Mirror) -> None:
+    def __init__(self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, mirror: Mirror, load: Load) -> None:
         self._keeper = keeper
+        self.load = load
         self.measurements = measurements
         self.counters = measurements.variants
         self.predictions = predictions
@@ -78,7 +81,12 @@ class DataProxy:
             message = f"x-request-id must be 1-{REQUEST_ID_MAX} characters from [A-Za-z0-9-_.:/+=]"
             _reject(request, 400, message, _VARIANT_LINES[variant] + _id_line(request_id), request_id)
             return None
+        if not self.load.admit(variant):
+            message = f"the router is at its limit of {active.limits.in_flight_per_variant} requests in flight to the {variant}; retry later"
+            _reject(request, 503, message, _VARIANT_LINES[variant] + _id_line(request_id) + _RETRY_AFTER, request_id)
+            return None
         call = _Call(self, active, request, variant, request_id, forwarded + _id_line(request_id))
+        request.on_done = call.done
         request.body_limit = active.config.max_body_bytes
         if declared is not None and int(declared) > request.body_limit:
             request.keep_alive = False
@@ -142,6 +150,15 @@ class _Call:
         self._request.keep_alive = False
         _reject(self._request, 400, message, self._ours(), self._request_id)
 
+    def overloaded(self, reason: str) -> None:
+        self._proxy.load.shed[reason] += 1
+        message = f"the router holds as many request bytes as it may ({self._active.limits.buffered_bytes}); retry later"
+        _reject(self._request, 503, message, self._ours() + _RETRY_AFTER, self._request_id)
+
+    def done(self) -> None:
+        """The request is answered or dropped: it is no longer in flight to its variant."""
+        self._proxy.load.done(self._variant)
+
     def answered(self, outcome: UpstreamResponse | UpstreamError) -> None:
         proxy, active, request, variant = self._proxy, self._active, self._request, self._variant
         counters = proxy.counters[variant]
@@ -151,6 +168,9 @@ class _Call:
             counters.observe(outcome.status, perf_counter() - self._started)
         if variant == CANDIDATE and active.config.retry_candidate_on_stable and not self._retried and _failed(outcome):
             self._retried, self._variant = True, STABLE
+            load = proxy.load
+            load.done(CANDIDATE)
+            load.in_flight[STABLE] += 1  # admitted already: it finishes on the stable, over the limit or not
             self.body_in()
             return
         try:

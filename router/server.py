@@ -26,7 +26,7 @@ from urllib.parse import unquote
 import httptools
 import orjson
 
-__all__ = ["DataServer", "Exchange", "Handler", "Request"]
+__all__ = ["Budget", "DataServer", "Exchange", "Handler", "Request"]
 
 log = logging.getLogger("modelrollout.router")
 
@@ -38,6 +38,11 @@ _BAD_REQUEST: Final = (
     b'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s'
 )
 _SERVER_ERROR: Final = b'{"error": "the router failed on this request; see its log"}'
+_NO_ROOM: Final = b'{"error": "the router is at its limit of client connections; retry later"}'
+_TOO_MANY_CONNECTIONS: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_NO_ROOM), _NO_ROOM)
+)
 
 
 class Exchange(Protocol):
@@ -55,6 +60,37 @@ class Exchange(Protocol):
     def malformed(self, message: str) -> None:
         """The request's body could not be parsed (`message` says why): answer 400 now; the connection closes after."""
 
+    def overloaded(self, reason: str) -> None:
+        """The body took the server over its byte budget: answer 503 now; the connection closes after."""
+
+
+class Budget(Protocol):
+    """The server's limits: client connections, and bytes of request bodies held in memory."""
+
+    def admit_connection(self) -> bool:
+        """Count one more client connection; False (and not counted) when that would go over the limit."""
+
+    def connection_closed(self) -> None: ...
+
+    def hold(self, size: int) -> bool:
+        """Count `size` more bytes; False once over the budget."""
+
+    def free(self, size: int) -> None: ...
+
+
+class _Unbounded:
+    def admit_connection(self) -> bool:
+        return True
+
+    def connection_closed(self) -> None:
+        return None
+
+    def hold(self, size: int) -> bool:
+        return True
+
+    def free(self, size: int) -> None:
+        return None
+
 
 class Handler(Protocol):
     def open(self, request: Request) -> Exchange | None:
@@ -66,7 +102,7 @@ class Request:
 
     __slots__ = (
         "_chunks", "_conn", "answered", "body", "body_limit", "complete", "exchange", "expect_continue",
-        "headers", "keep_alive", "method", "raw_path", "size", "target",
+        "headers", "held", "keep_alive", "method", "on_done", "raw_path", "size", "target",
     )  # fmt: skip
 
     def __init__(self, conn: _Connection, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
@@ -89,6 +125,8 @@ class Request:
         self.exchange: Exchange | None = None
         self._chunks: list[bytes] = []
         self.size = 0  # body bytes so far
+        self.held = 0  # body bytes counted against the server's budget until the request is done
+        self.on_done: Callable[[], None] | None = None  # called once, when answered or dropped
 
     def respond(self, status: int, headers: bytes, body: bytes, *, length_in_headers: bool = False) -> None:
         """Write the whole answer; `headers` is a block of `name: value\\r\\n` lines.
@@ -150,11 +188,18 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        server = self._server
+        if not server.budget.admit_connection():
+            transport.write(_TOO_MANY_CONNECTIONS)  # type: ignore[attr-defined]
+            transport.close()
+            return
         self._transport = transport  # type: ignore[assignment]
-        self._server.connections.add(self)
+        server.connections.add(self)
         self.quiet_since = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
+        if self._transport is None:  # refused at connection_made
+            return
         self.quiet_since = self.loop.time()
         try:
             self._parser.feed_data(data)
@@ -166,15 +211,23 @@ class _Connection(asyncio.Protocol):
             self._reject(f"malformed HTTP request: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is None:  # refused at connection_made: never counted
+            return
         self._transport = None
         self._server.connections.discard(self)
+        self._server.budget.connection_closed()
         current = self._current
         if current is not None and not current.complete and current.exchange is not None:
             self._current = None
             current.answered = True  # nobody is left to answer
             self._server.request_done()
             self._server.guard(current, current.exchange.abandoned)
+            self._server.retire(current)
+        for waiting in self._queue:
+            self._server.retire(waiting)
         self._queue.clear()
+        if self._parsing is not None and self._parsing is not current:
+            self._server.retire(self._parsing)  # its head was in, its turn never came
 
     def pause_writing(self) -> None:
         self._writing = False
@@ -212,11 +265,16 @@ class _Connection(asyncio.Protocol):
         if request is None or request.answered:  # answered already (e.g. 413): the rest is dropped
             return
         size = request.add_body(body)
+        request.held += len(body)
+        within_budget = self._server.budget.hold(len(body))
         if request is not self._current:
             if size > _HIGH_WATER:
                 self._pause_reading()
         elif size > request.body_limit:
             self._too_large(request)
+        elif not within_budget and request.exchange is not None:
+            request.keep_alive = False
+            self._server.guard(request, lambda: request.exchange.overloaded("buffered_bytes"))  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
         request = self._parsing
@@ -257,6 +315,7 @@ class _Connection(asyncio.Protocol):
 
     def finished(self, request: Request) -> None:
         """`request` is answered: close, or go on with the next request."""
+        self._server.retire(request)
         if request is not self._current:
             return  # answered after its client went away
         self._current = None
@@ -349,8 +408,11 @@ class _Connection(asyncio.Protocol):
 class DataServer:
     """Serves `handler` on one listening socket until `stop`."""
 
-    def __init__(self, handler: Handler, host: str, port: int, *, keep_alive_s: float = 30.0, backlog: int = 4096) -> None:
+    def __init__(
+        self, handler: Handler, host: str, port: int, *, keep_alive_s: float = 30.0, backlog: int = 4096, budget: Budget | None = None
+    ) -> None:
         self.handler = handler
+        self.budget: Budget = budget or _Unbounded()
         self.address = (host, port)
         self.keep_alive_s = keep_alive_s
         self.stopping = False
@@ -375,6 +437,15 @@ class DataServer:
         self._in_flight -= 1
         if self._in_flight == 0 and self._drained is not None:
             self._drained.set()
+
+    def retire(self, request: Request) -> None:
+        """`request` is answered or dropped: give back the bytes it held, tell whoever waits on it."""
+        if request.held:
+            self.budget.free(request.held)
+            request.held = 0
+        on_done, request.on_done = request.on_done, None
+        if on_done is not None:
+            on_done()
 
     def guard(self, request: Request, step: Callable[[], None]) -> None:
         """Run one of the handler's steps; if it raises, answer 500 and close."""

@@ -15,6 +15,7 @@ from router.compare import Extractor
 from router.config import RouterConfig, parse_config
 from router.errors import ConfigError
 from router.feedback import PredictionLog
+from router.load import Limits
 from router.measure import Measurements
 from router.selection import CANDIDATE, RoutingTable
 from router.upstream import UpstreamPool
@@ -33,6 +34,7 @@ class Active:
     extractor: Extractor
     stable: UpstreamPool
     candidate: UpstreamPool | None
+    limits: Limits
 
     def pool(self, variant: str) -> UpstreamPool:
         if variant == CANDIDATE and self.candidate is not None:
@@ -72,7 +74,7 @@ class ConfigKeeper:
         self._retire({config.upstreams.stable, config.upstreams.candidate})
         self._measurements.rebin(config.prediction_bins, config.max_prediction_labels)
         self._predictions.resize(config.feedback_capacity)
-        self.active = Active(config, RoutingTable.from_config(config), Extractor(config.predictions), stable, candidate)
+        self.active = Active(config, RoutingTable.from_config(config), Extractor(config.predictions), stable, candidate, Limits.of(config))
         self.last_error = None
         log.info("config generation %d in force: %d/%d, mirror %d%%", config.generation, config.weights.stable, config.weights.candidate, config.mirror_percent)
 
@@ -90,9 +92,13 @@ class ConfigKeeper:
     def _pool(self, url: str, config: RouterConfig) -> UpstreamPool:
         pool = self._pools.get(url)
         if pool is None:
-            pool = self._pools[url] = UpstreamPool(url, connect_timeout_s=config.connect_timeout_s, timeout_s=config.timeout_s)
+            pool = self._pools[url] = UpstreamPool(url, connect_timeout_s=config.connect_timeout_s, timeout_s=config.timeout_s, on_retry=self._retried)
         pool.connect_timeout_s, pool.timeout_s = config.connect_timeout_s, config.timeout_s
+        pool.max_connections = config.max_upstream_connections_per_variant
         return pool
+
+    def _retried(self) -> None:
+        self._measurements.upstream_retries += 1
 
     def _retire(self, keep: set[str | None]) -> None:
         for url in [u for u in self._pools if u not in keep]:

@@ -26,6 +26,7 @@ __all__ = [
     "Histogram",
     "RouterStats",
     "ShadowComparison",
+    "ShedCounts",
     "VariantStats",
     "delta",
     "merge",
@@ -105,6 +106,15 @@ class ShadowComparison(StatsModel):
     abs_diff: Histogram = Histogram.empty(ABS_DIFF_BUCKETS)
 
 
+class ShedCounts(StatsModel):
+    """Work refused with 503 (or, for mirrored copies, not sent) because a limit was reached."""
+
+    client_connections: int = Field(default=0, ge=0)
+    in_flight: int = Field(default=0, ge=0)
+    buffered_bytes: int = Field(default=0, ge=0)
+    mirror: int = Field(default=0, ge=0)
+
+
 class RouterStats(StatsModel):
     instance_id: str
     started_at: datetime
@@ -113,6 +123,9 @@ class RouterStats(StatsModel):
     config_errors: int = Field(default=0, ge=0)
     feedback_unmatched: int = Field(default=0, ge=0)
     client_disconnects: int = Field(default=0, ge=0)
+    # Requests moved to a fresh connection: the pooled one was closed before any byte of them left.
+    upstream_retries: int = Field(default=0, ge=0)
+    shed: ShedCounts = ShedCounts()
     stable: VariantStats = VariantStats()
     candidate: VariantStats = VariantStats()
     shadow: VariantStats = VariantStats()

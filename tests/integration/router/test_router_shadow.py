@@ -47,7 +47,7 @@ def test_a_slow_candidate_under_full_mirroring_leaves_the_primary_latency_alone(
     start_router: RouterFactory, stable_backend: Backend, slow_candidate: Backend
 ) -> None:
     upstreams = {"stable": stable_backend.url, "candidate": slow_candidate.url}
-    mirror = {"upstreams": upstreams, "mirrorPercent": 100, "mirrorMaxInFlight": 10_000}
+    mirror = {"upstreams": upstreams, "mirrorPercent": 100, "mirrorMaxInFlight": 10_000, "maxUpstreamConnectionsPerVariant": 10_000}
     router = start_router({**mirror, "generation": 1})
     bodies = [{"instances": [[0.5]]}] * 400
     send_many(router.url + PREDICT, bodies, concurrency=8)  # warm: connections to both variants open
