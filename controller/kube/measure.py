@@ -2,30 +2,43 @@
 
 Router counters are cumulative, so a window's numbers are a difference: each poll is kept as
 a snapshot per router pod, and a measurement over [window start, now] diffs every pod's
-reading now against its reading in the last snapshot taken at or before the window start
-(`router.stats.delta` treats a router restart as a reset), then sums the pods' differences.
-Only a few recent snapshots per rollout are kept.
+reading now against its reading in a baseline snapshot (`router.stats.delta` treats a router
+restart as a reset), then sums the pods' differences. Only a few recent snapshots per rollout
+are kept.
+
+A measurement never counts traffic from before its window. The routers count per variant, not
+per revision, so their totals since they started mix in every earlier candidate (a good one was
+rolled back for the errors of the bad one before it). The baseline is therefore a snapshot
+taken at the window's start (within `SLACK`), else the oldest one taken after it, and the
+evidence says the window began there. When no snapshot qualifies (a controller that restarted
+or took over the Lease mid-window has none), the reading now can only be the next one's
+baseline: the measurement is an empty window, zero samples, which the judges call Inconclusive
+(too little data), neither an Error (provider down) nor a Failure.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from controller.analysis.observations import MetricObservation
 from controller.api.analysis import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest
-from controller.kube.routers import RouterPoller, RouterReading
+from controller.kube.routers import ReadingsListener, RouterReading
 from controller.runtime.ports import MetricProvider
 from router.errors import StatsMergeError
 from router.stats import RouterStats, delta, merge
 
-__all__ = ["StatsMapper", "Snapshot", "SnapshotHistory", "RouterStatsSource", "MetricRouter"]
+__all__ = ["StatsMapper", "Snapshot", "SnapshotHistory", "RouterReadings", "RouterStatsSource", "MetricRouter"]
 
-# (metric, router stats over exactly the window, window start, now) -> observation;
+log = logging.getLogger(__name__)
+
+# (metric, router stats over exactly the window, window start, window end) -> observation;
 # controller.providers.router_stats.observe_router_metric in production.
 StatsMapper = Callable[[MetricSpec, RouterStats, datetime | None, datetime], MetricObservation]
 
@@ -41,8 +54,9 @@ class Snapshot:
         return {pod: RouterStats.model_validate_json(body) for pod, body in self.by_pod.items()}
 
 
-# A poll that started this soon after the window opened still counts as its start: the routers
-# were asked in the same reconcile that confirmed the split.
+# A poll this close to the window's start, either side, counts as taken at the start: the routers
+# were asked in the reconcile that confirmed the split (a reading shared from up to the poller's
+# `reuse_s` earlier, or one begun just after the reconcile's clock reading).
 SLACK = timedelta(milliseconds=500)
 
 
@@ -59,18 +73,19 @@ class SnapshotHistory:
         return self._snapshots[-1] if self._snapshots else None
 
     def baseline(self, window_start: datetime | None, before: datetime) -> Snapshot | None:
-        """The newest snapshot taken by `window_start` (within `SLACK`), else the oldest one kept.
+        """The snapshot a window opening at `window_start` is measured from, or None if none may be.
 
-        Only snapshots older than `before` (the reading being measured) count; None means
-        nothing older was kept, and the routers' counts since they started stand for the window.
+        Only snapshots older than `before` (the reading being measured) count, and none taken
+        more than `SLACK` before the window's start: diffing from one would count traffic from
+        before the window. Of the rest, the newest taken by the start (within `SLACK`), else the
+        oldest: the measured window then starts later than asked, at that snapshot.
         """
         older = [s for s in self._snapshots if s.at < before]
-        if not older:
-            return None
         if window_start is None:
-            return older[0]
-        started = [s for s in older if s.at <= window_start + SLACK]
-        return started[-1] if started else older[0]
+            return older[0] if older else None
+        valid = [s for s in older if s.at >= window_start - SLACK]
+        started = [s for s in valid if s.at <= window_start + SLACK]
+        return started[-1] if started else (valid[0] if valid else None)
 
     def keep_only(self, *wanted: Snapshot | None) -> None:
         """Every window starts where the split came into force, so after a measurement only its
@@ -79,9 +94,26 @@ class SnapshotHistory:
         self._snapshots = deque(kept, maxlen=self._snapshots.maxlen)
 
 
-def window_stats(start: dict[str, RouterStats], now: dict[str, RouterStats]) -> RouterStats:
-    """The fleet's counts between two rounds: per-pod differences, summed."""
-    return merge([delta(start.get(pod), stats) for pod, stats in sorted(now.items())])
+def window_stats(start: dict[str, RouterStats], now: dict[str, RouterStats], since: datetime | None = None) -> RouterStats:
+    """The fleet's counts between two rounds: per-pod differences, summed.
+
+    A pod with no reading in `start` under its current instance counts in full, from when it
+    started; with `since` (the baseline's time), only if it started after then. One that ran
+    before (not ready, or not yet listed, at the baseline) would bring traffic from before the
+    window, so it is left out until a baseline holds it.
+    """
+    counted = [
+        delta(start.get(pod), stats)
+        for pod, stats in sorted(now.items())
+        if since is None or _has_baseline(start.get(pod), stats) or stats.started_at >= since - SLACK
+    ]
+    if not counted and now:  # no pod's window is known: an empty window, not a failure to combine
+        counted = [delta(stats, stats) for _pod, stats in sorted(now.items())[:1]]
+    return merge(counted)
+
+
+def _has_baseline(before: RouterStats | None, after: RouterStats) -> bool:
+    return before is not None and before.instance_id == after.instance_id
 
 
 def _failure(readings: list[RouterReading]) -> str | None:
@@ -91,10 +123,18 @@ def _failure(readings: list[RouterReading]) -> str | None:
     return f"{len(failed)} of {len(readings)} routers unreadable: {failed[0]}" if failed else None
 
 
+class RouterReadings(Protocol):
+    """What measuring needs of `routers.RouterPoller`: a round of readings, and word of every round."""
+
+    def add_listener(self, listener: ReadingsListener) -> None: ...
+
+    async def read(self, rollout: ModelRollout) -> list[RouterReading]: ...
+
+
 class RouterStatsSource:
     """Built-in router metrics; keeps a snapshot of every complete round of router readings."""
 
-    def __init__(self, poller: RouterPoller, mapper: StatsMapper) -> None:
+    def __init__(self, poller: RouterReadings, mapper: StatsMapper) -> None:
         self._poller = poller
         self._mapper = mapper
         self._history: dict[tuple[str, str], SnapshotHistory] = {}
@@ -117,11 +157,18 @@ class RouterStatsSource:
         start = history.baseline(request.window_start, current.at)
         history.keep_only(start, current)
         now_stats = {r.endpoint.key: r.stats for r in readings if r.stats is not None}
+        if start is None:
+            # Nothing measured yet can serve as this window's start: this reading is the next
+            # measurement's baseline, and this one is an empty window at it (zero samples).
+            log.info("%s/%s: %s: no router reading from the window's start (%s) is kept; this reading at %s is the baseline",
+                     rollout.namespace, rollout.name, name, request.window_start, current.at)  # fmt: skip
+            start = current
         try:
-            stats = window_stats(start.parsed() if start is not None else {}, now_stats)
+            stats = window_stats(start.parsed() if start is not current else now_stats, now_stats, since=start.at)
         except (StatsMergeError, ValueError) as exc:
             return MetricObservation(metric=name, error=f"router stats cannot be combined: {exc}", window_end=now)
-        return self._mapper(request.metric, stats, start.at if start is not None else None, now)
+        # The window is what was diffed: from the baseline's reading to this one.
+        return self._mapper(request.metric, stats, start.at, current.at)
 
     def forget(self, namespace: str, name: str) -> None:
         self._history.pop((namespace, name), None)
