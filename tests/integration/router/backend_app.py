@@ -13,13 +13,15 @@ planted disagreement). Other paths:
     ANY  /drop                  closes the connection without answering
 
 Every answer carries `x-backend: <name>`; `--delay-ms` delays every answer, and a request
-header `x-delay-ms` delays that one; `--fail-status CODE` answers every prediction with that status.
+header `x-delay-ms` delays that one; `--fail-status CODE` answers every prediction with that status;
+`--tls-cert FILE --tls-key FILE` serves HTTPS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 from typing import Any
 
 from aiohttp import web
@@ -98,9 +100,15 @@ def main() -> None:
     parser.add_argument("--flip-below", type=float, default=None)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--fail-status", type=int, default=None)
+    parser.add_argument("--tls-cert", default=None)
+    parser.add_argument("--tls-key", default=None)
     args = parser.parse_args()
     app = _app(args.name, args.offset, args.flip_below, args.delay_ms / 1000, args.fail_status)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, ssl_context=context)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -84,16 +85,20 @@ class Backend:
     port: int
     process: Process
 
+    scheme: str = "http"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, name: str, *options: str) -> Backend:
+    def start(cls, name: str, *options: str, ca_file: str | None = None) -> Backend:
+        """A backend process; with `--tls-cert`, it serves HTTPS and `ca_file` verifies it."""
         port = free_port()
         process = Process([sys.executable, str(BACKEND_SCRIPT), "--port", str(port), "--name", name, *options])
-        backend = cls(name, port, process)
-        wait_until(lambda: httpx.get(f"{backend.url}/text", timeout=1).status_code == 200, what=f"backend {name}")
+        backend = cls(name, port, process, "https" if "--tls-cert" in options else "http")
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        wait_until(lambda: httpx.get(f"{backend.url}/text", timeout=1, verify=verify).status_code == 200, what=f"backend {name}")
         return backend
 
     def stop(self) -> None:
