@@ -1,7 +1,8 @@
 """Building the controller's parts from its settings: caches, adapters, the reconciler.
 
 `Adapters` holds what differs between a cluster and a test: where a revision's model servers
-are (`upstream`), which clock the engine reads, how router stats become observations.
+are (`upstream`), where a router listed in an EndpointSlice is reached (`router_address`),
+which clock the engine reads, how router stats become observations.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from controller.kube.measure import MetricRouter, RouterStatsSource, StatsMapper
 from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
 from controller.kube.routerconfig import UpstreamResolver, service_upstream
-from controller.kube.routers import SERVICE_NAME_LABEL, RouterPoller, SliceDirectory
+from controller.kube.routers import SERVICE_NAME_LABEL, RouterAddress, RouterPoller, SliceDirectory, same_address
 from controller.kube.store import Store
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import Cadence
@@ -78,6 +79,7 @@ class ControllerConfig:
 @dataclass(frozen=True)
 class Adapters:
     upstream: UpstreamResolver = service_upstream
+    router_address: RouterAddress = same_address
     clock: Clock = field(default_factory=WallClock)
     stats_mapper: StatsMapper = observe_router_metric
 
@@ -139,7 +141,7 @@ def build_wiring(
     clock = adapters.clock
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     router_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=4))
-    poller = RouterPoller(SliceDirectory(stores.endpoint_slices), router_session, clock.now, timeout_s=config.router_timeout_s)
+    poller = RouterPoller(SliceDirectory(stores.endpoint_slices, adapters.router_address), router_session, clock.now, timeout_s=config.router_timeout_s)
     router_source = RouterStatsSource(poller, adapters.stats_mapper)
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
