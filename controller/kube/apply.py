@@ -20,18 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.utils.quantity import parse_quantity
-
 from controller.kube.client import Kind, KubeClient
 from controller.kube.errors import AlreadyExists, NotFound
+from controller.kube.quantities import QUANTITY_FIELDS, QUANTITY_MAPS, same_quantity
 from controller.kube.store import Store
 
 __all__ = ["covers", "ensure_object", "delete_object"]
-
-# Maps whose values are all quantities (container and pod `resources`, RuntimeClass `overhead`).
-_QUANTITY_MAPS = frozenset({"requests", "limits", "overhead"})
-# Single quantity fields (an emptyDir's size).
-_QUANTITY_FIELDS = frozenset({"sizeLimit"})
 
 
 def covers(live: Any, desired: Any) -> bool:
@@ -46,7 +40,7 @@ def _covers(live: Any, desired: Any, quantity: bool) -> bool:
         return isinstance(live, list) and len(live) == len(desired) and all(_covers(a, b, False) for a, b in zip(live, desired))
     if isinstance(desired, bool) or isinstance(live, bool):
         return live is desired
-    if quantity and _same_quantity(live, desired):
+    if quantity and same_quantity(live, desired):
         return True
     if isinstance(desired, (int, float)) and isinstance(live, (int, float)):
         return float(live) == float(desired)
@@ -56,9 +50,9 @@ def _covers(live: Any, desired: Any, quantity: bool) -> bool:
 def _field_covered(live: dict[str, Any], key: str, desired: Any) -> bool:
     if key not in live:
         return _is_zero(desired)  # the server omits zero values: absent is how it keeps them
-    if key in _QUANTITY_MAPS and isinstance(desired, dict) and isinstance(live[key], dict):
+    if key in QUANTITY_MAPS and isinstance(desired, dict) and isinstance(live[key], dict):
         return all(k in live[key] and _covers(live[key][k], v, True) for k, v in desired.items())
-    return _covers(live[key], desired, key in _QUANTITY_FIELDS)
+    return _covers(live[key], desired, key in QUANTITY_FIELDS)
 
 
 def _is_zero(value: Any) -> bool:
@@ -68,14 +62,6 @@ def _is_zero(value: Any) -> bool:
     if isinstance(value, (int, float)):
         return value == 0
     return value is None or value == "" or value == {} or value == []
-
-
-def _same_quantity(live: Any, desired: Any) -> bool:
-    """Whether two quantities are equal by value (`0.5` = `500m`, `1Gi` = `1024Mi`); False if either is not one."""
-    try:
-        return bool(parse_quantity(live) == parse_quantity(desired))
-    except (ValueError, TypeError, ArithmeticError):
-        return False
 
 
 async def ensure_object(client: KubeClient, kind: Kind, store: Store, desired: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import orjson
+import pydantic
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -172,6 +173,10 @@ class KubeClient:
             data = response.data
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _translate(exc) from exc
+        except pydantic.ValidationError as exc:  # the client's typed models refused the body before sending it
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise error_for_status(422, "Invalid", f"the request body was refused before it was sent: {where}: {first['msg']}") from exc
         return orjson.loads(data) if data else {}
 
     async def _call(self, kind: Kind, verb: str, namespace: str | None, **kwargs: Any) -> Any:

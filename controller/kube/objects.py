@@ -35,6 +35,7 @@ import copy
 from typing import Any
 
 from controller.api.resource import API_VERSION, KIND, ModelRollout
+from controller.kube.quantities import quantities_as_strings
 
 __all__ = [
     "LABEL_ROLLOUT",
@@ -114,7 +115,7 @@ def _metadata(rollout: ModelRollout, name: str, labels: dict[str, str]) -> dict[
 
 def revision_deployment(rollout: ModelRollout, revision: str, template: dict[str, Any], replicas: int) -> dict[str, Any]:
     selector = {LABEL_ROLLOUT: rollout.name, LABEL_REVISION: revision}
-    pod = copy.deepcopy(template)
+    pod = quantities_as_strings(copy.deepcopy(template))
     pod.setdefault("metadata", {}).setdefault("labels", {}).update({**selector, LABEL_COMPONENT: "model"})
     return {
         "apiVersion": "apps/v1",
@@ -166,7 +167,7 @@ def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port:
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
     }
     if spec.resources:
-        container["resources"] = spec.resources
+        container["resources"] = quantities_as_strings(spec.resources)
     return container
 
 

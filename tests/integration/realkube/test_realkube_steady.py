@@ -40,11 +40,11 @@ WINDOW_S = 4.0
 
 
 def _document(namespace: str) -> dict[str, Any]:
-    # Quantities as people write them, which the server keeps in canonical form (0.5 -> 500m,
-    # 1024Mi -> 1Gi), and an empty list, which it drops.
+    # Quantities as people write them, strings and plain numbers, which the server keeps in
+    # canonical form (0.5 -> 500m, 1024Mi -> 1Gi), and an empty list, which it drops.
     container = {
         "name": "model", "image": "model:v1", "args": [],
-        "resources": {"requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": "1000m", "memory": "2Gi"}},
+        "resources": {"requests": {"cpu": 0.5, "memory": "1024Mi"}, "limits": {"cpu": 1, "memory": "2Gi"}},
     }  # fmt: skip
     return {
         "apiVersion": f"{GROUP}/{VERSION}",

@@ -90,3 +90,14 @@ def test_the_router_may_read_only_its_own_configmap(make_rollout: RolloutFactory
     assert rule["resources"] == ["configmaps"]
     assert rule["resourceNames"] == ["fraud-router"]
     assert set(rule["verbs"]) <= {"get", "list", "watch"}
+
+
+def test_quantities_given_as_numbers_are_sent_as_strings(make_rollout: RolloutFactory) -> None:
+    rollout = make_rollout()
+    container = {"name": "m", "image": "x", "resources": {"requests": {"cpu": 0.5, "memory": 1024}, "limits": {"cpu": "2"}}}
+    volume = {"name": "scratch", "emptyDir": {"sizeLimit": 512}}
+    template = {"spec": {"containers": [container], "volumes": [volume]}}
+    pod = objects.revision_deployment(rollout, "abc", template, 1)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "0.5", "memory": "1024"}, "limits": {"cpu": "2"}}
+    assert pod["volumes"][0]["emptyDir"]["sizeLimit"] == "512"
+    assert container["resources"]["requests"]["cpu"] == 0.5  # the user's template is not changed in place
