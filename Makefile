@@ -20,7 +20,7 @@ KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
 endif
 endif
 
-.PHONY: demo test test-unit test-integration crd bench bench-router bench-controller lint e2e-kind clean
+.PHONY: demo test test-unit test-integration crd bench bench-router bench-controller bench-soak lint e2e-kind clean
 
 $(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-router: $(STAMP)
 
 bench-controller: $(STAMP)
 	$(BIN)/python bench/controller.py
+
+# Ten minutes near saturation with a candidate that turns slow, then refuses connections (needs nginx, wrk).
+bench-soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 bench: bench-router bench-controller
 
