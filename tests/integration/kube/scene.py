@@ -1,22 +1,34 @@
-"""A small cluster for the controller: the API stand-in, real routers and model servers, client traffic.
+"""A small cluster for the controller: an API server, real routers and model servers, client traffic.
 
-Revisions' pods do not run here; the routers reach each revision at the URL of a demo model
-server instead (the `upstream` adapter maps a revision to it), and each router is listed in an
-EndpointSlice of `<name>-router` at its loopback admin port, as the endpoint-slice controller
-would list a ready router pod.
+The API server is either the in-memory stand-in or a real control plane (`backends`); the Scene
+reads and writes through its REST API either way, as the admin, in a namespace of its own.
+What no server here provides, the harness plays:
+
+- Revisions' Pods run nothing: on the real server a `LoopbackNode` binds them and reports them
+  ready, on the stand-in the Deployments are marked ready. The routers reach each revision at the
+  URL of a demo model server instead (the `upstream` adapter maps a revision to it).
+- Router Pods are played by router processes on 127.0.0.1, each listed in an EndpointSlice of
+  its own for `<name>-router`, as the endpoint-slice controller lists a ready router Pod. An
+  EndpointSlice may not hold a loopback address, so each router is listed at an address of the
+  pod range, 10.244.255.N, and the controller's `router_address` adapter maps that range back to
+  127.0.0.1. On the real server the router Deployment's own Pods exist but never turn ready.
+- Credentials: on the real server the controller runs as install.yaml's ServiceAccount and each
+  router with a token of the `<name>-router` ServiceAccount the controller made; the stand-in
+  checks none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.api.resource import ModelRollout, revision_of
+from controller.api.resource import PLURAL, ModelRollout, revision_of
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
@@ -30,12 +42,17 @@ from controller.local.processes import (
     wait_http_ok,
 )
 from controller.local.traffic import TrafficConfig, TrafficGenerator, dataset_requests
-from tests.fakekube import ApiError, FakeKube
+from tests.fakekube import FakeKube
+from tests.integration.kube.backends import LEASE_NAME, LEASE_NAMESPACE, Backend, StandIn
+from tests.integration.kube.rest import Rest
 
-__all__ = ["NAMESPACE", "Models", "RunningController", "Scene", "canary_document", "template"]
+__all__ = ["ROUTER_RANGE", "Models", "RunningController", "Scene", "canary_document", "reach_router", "template"]
 
-NAMESPACE = "default"
 FAST = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=5.0, idle_resync_s=30.0)
+# Where the Scene lists its routers: inside the loopback node's pod range, above the addresses it hands out.
+ROUTER_RANGE = ipaddress.ip_network("10.244.255.0/24")
+# Harness-made slices carry a manager of their own, which the endpoint-slice controller leaves alone.
+SLICE_MANAGER = "scene.modelrollout.io"
 
 
 def template(image: str) -> dict[str, Any]:
@@ -43,11 +60,12 @@ def template(image: str) -> dict[str, Any]:
 
 
 def canary_document(name: str, image: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    """A ModelRollout without a namespace: `Scene.apply` puts it in the scene's own."""
     metric = {"name": "error-rate", "router": {"metric": "errorRate"}, "max": 0.05, "minSamples": 20}
     return {
         "apiVersion": "modelrollout.io/v1alpha1",
         "kind": "ModelRollout",
-        "metadata": {"name": name, "namespace": NAMESPACE},
+        "metadata": {"name": name},
         "spec": {
             "replicas": 2,
             "template": template(image),
@@ -57,6 +75,11 @@ def canary_document(name: str, image: str, steps: list[dict[str, Any]], **spec: 
             **spec,
         },
     }
+
+
+def reach_router(address: str) -> str:
+    """The `router_address` adapter: a router the Scene listed in ROUTER_RANGE answers on loopback."""
+    return "127.0.0.1" if ipaddress.ip_address(address) in ROUTER_RANGE else address
 
 
 @dataclass
@@ -95,29 +118,43 @@ class RunningController:
 
 @dataclass
 class Scene:
-    kube: FakeKube
+    backend: Backend
     models: Models
     workdir: Path
+    api: Rest = field(init=False)
     processes: ProcessGroup = field(init=False)
     routers: dict[str, ManagedProcess] = field(default_factory=dict)
     data_urls: list[str] = field(default_factory=list)
     traffic: list[TrafficGenerator] = field(default_factory=list)
+    controllers: list[RunningController] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.api = Rest(self.backend.admin)
         self.processes = ProcessGroup(self.workdir / "logs")
+
+    @property
+    def namespace(self) -> str:
+        return self.backend.namespace
+
+    @property
+    def stand_in(self) -> FakeKube:
+        """The stand-in itself, for the faults only it can make; a test that uses it runs on it alone."""
+        if not isinstance(self.backend, StandIn):
+            raise TypeError(f"this scene runs on the {self.backend.name} API server, not the stand-in")
+        return self.backend.kube
 
     # --- the API --------------------------------------------------------------------------
 
     def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        name = document["metadata"]["name"]
-        try:
-            live = self.kube.store.get("modelrollouts", NAMESPACE, name)
-        except ApiError:  # NotFound: create it
-            return self.kube.store.create("modelrollouts", NAMESPACE, document)
-        return self.kube.store.replace("modelrollouts", NAMESPACE, name, {**live, "spec": document["spec"]})
+        """`kubectl apply` of a ModelRollout's spec: created, or its spec replaced."""
+        body = {**document, "metadata": {**document["metadata"], "namespace": self.namespace}}
+        live = self.api.get(PLURAL, self.namespace, body["metadata"]["name"])
+        if live is None:
+            return self.api.create(PLURAL, self.namespace, body)
+        return self.api.replace(PLURAL, self.namespace, {**live, "spec": body["spec"]})
 
     def rollout(self, name: str) -> dict[str, Any]:
-        return self.kube.store.get("modelrollouts", NAMESPACE, name)
+        return self.must_get(PLURAL, name)
 
     def status(self, name: str) -> dict[str, Any]:
         return self.rollout(name).get("status") or {}
@@ -129,20 +166,29 @@ class Scene:
         return found
 
     def get(self, resource: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self.kube.store.get(resource, NAMESPACE, name)
-        except ApiError:  # NotFound
-            return None
+        return self.api.get(resource, self.namespace, name)
+
+    def replace(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.api.replace(resource, self.namespace, obj)
+
+    def patch(self, resource: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.api.patch(resource, self.namespace, name, body)
+
+    def delete(self, resource: str, name: str) -> None:
+        self.api.delete(resource, self.namespace, name)
+
+    def lease(self) -> dict[str, Any] | None:
+        return self.api.get("leases.coordination.k8s.io", LEASE_NAMESPACE, LEASE_NAME)
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        events, _version = self.kube.store.list("events", NAMESPACE)
-        return [e for e in events if e.get("involvedObject", {}).get("name") == name]
+        return [e for e in self.api.list("events", self.namespace) if e.get("involvedObject", {}).get("name") == name]
 
     async def wait_for(self, what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+        """`check()`'s first truthy answer; it runs on a thread, so the controller on this loop goes on meanwhile."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
-            result = check()
+            result = await asyncio.to_thread(check)
             if result:
                 return result
             await asyncio.sleep(0.05)
@@ -160,9 +206,9 @@ class Scene:
         return admin_port
 
     async def run_router(self, rollout: str, index: int, data_port: int, admin_port: int) -> None:
+        kubeconfig = await asyncio.to_thread(self.backend.router_kubeconfig, rollout)
         argv = [
-            sys.executable, "-m", "router", "--configmap", f"{NAMESPACE}/{rollout}-router",
-            "--kubeconfig", str(self.kube.kubeconfig_path),
+            sys.executable, "-m", "router", "--configmap", f"{self.namespace}/{rollout}-router", "--kubeconfig", str(kubeconfig),
             "--listen", f"127.0.0.1:{data_port}", "--admin-listen", f"127.0.0.1:{admin_port}", "--log-level", "warning",
         ]  # fmt: skip
         process = self.processes.start(f"router-{rollout}-{index}", argv)
@@ -171,15 +217,14 @@ class Scene:
         self.data_urls.append(f"http://127.0.0.1:{data_port}")
 
     def list_router(self, rollout: str, index: int, admin_port: int) -> None:
-        self.kube.store.create("endpointslices.discovery.k8s.io", NAMESPACE, {
+        address = str(ROUTER_RANGE[index + 1])
+        labels = {"kubernetes.io/service-name": f"{rollout}-router", "endpointslice.kubernetes.io/managed-by": SLICE_MANAGER, LABEL_ROLLOUT: rollout}
+        self.api.create("endpointslices.discovery.k8s.io", self.namespace, {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
-            "metadata": {
-                "name": f"{rollout}-router-{index}",
-                "labels": {"kubernetes.io/service-name": f"{rollout}-router", LABEL_ROLLOUT: rollout},
-            },
+            "metadata": {"name": f"{rollout}-router-{index}", "labels": labels},
             "addressType": "IPv4",
-            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True},
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True},
                            "targetRef": {"kind": "Pod", "name": f"{rollout}-router-pod-{index}"}}],
             "ports": [{"name": "admin", "port": admin_port, "protocol": "TCP"}],
         })  # fmt: skip
@@ -191,17 +236,24 @@ class Scene:
             self.traffic.append(generator)
 
     async def start_controller(self, identity: str = "controller-a", lease: bool = False, workers: int = 2) -> RunningController:
-        client = KubeClient(load_configuration(str(self.kube.kubeconfig_path)), threads=4)
-        election = LeaseConfig(NAMESPACE, "modelrollout-controller", identity, 3.0, 2.0, 0.5) if lease else None
+        client = KubeClient(load_configuration(str(self.backend.controller_kubeconfig())), threads=4)
+        election = LeaseConfig(LEASE_NAMESPACE, LEASE_NAME, identity, 3.0, 2.0, 0.5) if lease else None
         config = ControllerConfig(
-            workers=workers, leader_election=election, cadence=FAST, identity=identity, drain_s=5.0, router_timeout_s=1.0
-        )
-        controller = Controller(client, config, Adapters(upstream=self.models.upstream))
+            namespaces=(self.namespace,), workers=workers, leader_election=election, cadence=FAST, identity=identity,
+            drain_s=5.0, router_timeout_s=1.0,
+        )  # fmt: skip
+        controller = Controller(client, config, Adapters(upstream=self.models.upstream, router_address=reach_router))
         stop = asyncio.Event()
         task = asyncio.create_task(controller.run(stop), name=f"controller-{identity}")
-        return RunningController(controller, task, stop, client)
+        running = RunningController(controller, task, stop, client)
+        self.controllers.append(running)
+        return running
 
     async def close(self) -> None:
+        # A test that failed half-way leaves its controllers running: they must not outlive it.
+        for running in self.controllers:
+            if not running.task.done():
+                await running.kill()
         for generator in self.traffic:
             await generator.stop()
         self.processes.stop_all()

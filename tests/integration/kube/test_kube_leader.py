@@ -1,4 +1,7 @@
-"""Two controllers, one Lease: only the leader acts; when it dies the other takes over and finishes."""
+"""Two controllers, one Lease: only the leader acts; when it dies the other takes over and finishes.
+
+On both API servers; on the real one the Lease is install.yaml's, under its Role.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import httpx
 import pytest
 
 from controller.api.resource import revision_of
-from tests.integration.kube.conftest import GOOD, STABLE
+from tests.integration.kube.conftest import GOOD, ON_BOTH, STABLE
 from tests.integration.kube.scene import (
     RunningController,
     Scene,
@@ -23,7 +26,7 @@ STEPS: list[dict[str, Any]] = [{"setWeight": 30}, {"pause": {"duration": "2s"}},
 
 
 def _holder(scene: Scene) -> str | None:
-    lease = scene.get("leases.coordination.k8s.io", "modelrollout-controller")
+    lease = scene.lease()
     return lease["spec"].get("holderIdentity") if lease else None
 
 
@@ -31,6 +34,7 @@ def _writers(scene: Scene) -> set[str]:
     return {e.get("reportingInstance", "") for e in scene.events("demo")}
 
 
+@ON_BOTH
 async def test_only_the_lease_holder_acts_and_the_other_takes_over_when_it_dies(scene: Scene) -> None:
     first = await scene.start_controller("controller-a", lease=True)
     await scene.wait_for("a leader", lambda: _holder(scene) == "controller-a")

@@ -31,10 +31,11 @@ def _wait(what: str, check: object, timeout_s: float = 30.0) -> None:
 
 
 def test_the_operator_process_leads_reconciles_and_hands_the_lease_back_on_sigterm() -> None:
-    with FakeKube(ready_after_s=0.1) as kube:
+    # The Lease where install.yaml's Role grants it: in the release namespace.
+    with FakeKube(ready_after_s=0.1, namespaces=("default", "modelrollout-system")) as kube:
         port = free_port()
         argv = [sys.executable, "-m", "controller", "controller", "--kubeconfig", str(kube.kubeconfig_path),
-                "--metrics-listen", f"127.0.0.1:{port}", "--leader-elect", "--lease-namespace", "default",
+                "--metrics-listen", f"127.0.0.1:{port}", "--leader-elect", "--lease-namespace", "modelrollout-system",
                 "--lease-duration", "3", "--identity", "operator-under-test", "--log-level", "warning"]  # fmt: skip
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -42,7 +43,7 @@ def test_the_operator_process_leads_reconciles_and_hands_the_lease_back_on_sigte
             _wait("/healthz", lambda: httpx.get(f"{base}/healthz").status_code == 200)
             kube.store.create("modelrollouts", "default", canary_document("demo", "model:v1", [{"setWeight": 100}]))
             _wait("the first stable", lambda: (kube.store.get("modelrollouts", "default", "demo").get("status") or {}).get("phase") == "Healthy")
-            lease = kube.store.get("leases.coordination.k8s.io", "default", "modelrollout-controller")
+            lease = kube.store.get("leases.coordination.k8s.io", "modelrollout-system", "modelrollout-controller")
             assert lease["spec"]["holderIdentity"] == "operator-under-test"
             metrics = httpx.get(f"{base}/metrics").text
             assert "modelrollout_leader 1.0" in metrics
@@ -52,7 +53,7 @@ def test_the_operator_process_leads_reconciles_and_hands_the_lease_back_on_sigte
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        lease = kube.store.get("leases.coordination.k8s.io", "default", "modelrollout-controller")
+        lease = kube.store.get("leases.coordination.k8s.io", "modelrollout-system", "modelrollout-controller")
         assert lease["spec"].get("holderIdentity") is None
         output = process.stdout.read().decode() if process.stdout else ""
         assert "Traceback" not in output
