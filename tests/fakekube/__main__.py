@@ -2,6 +2,10 @@
 
 Prints one line, `fakekube listening on http://127.0.0.1:P`, once it accepts requests, and
 serves until SIGTERM or SIGINT. Faults are injected over HTTP (see `tests.fakekube.admin`).
+
+Unlike the in-process `FakeKube`, this process lets EndpointSlices list loopback addresses,
+which a real server refuses: the controller benchmark runs `modelrollout controller` as it
+ships (no address adapter) against simulated routers that can only answer on loopback.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    store = Store(history_size=args.history)
+    store = Store(history_size=args.history, loopback_endpoints=True)
     for namespace in args.namespace or ["default"]:
         store.create("namespaces", None, {"metadata": {"name": namespace}})
     stopping = asyncio.Event()

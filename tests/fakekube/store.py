@@ -50,6 +50,7 @@ from tests.fakekube.watch import (
     WatchEvent,
     WatchHub,
 )
+from tests.fakekube.validation import check_endpoint_slice
 from tests.fakekube.writes import Identity, prepare_create, prepare_update
 
 __all__ = ["Store", "Admission", "Listener", "ORPHAN", "BACKGROUND", "FOREGROUND"]
@@ -59,6 +60,8 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 Admission = Callable[[dict[str, Any]], Sequence[tuple[str, str]]]
 """Extra checks on a kind's objects before they are stored: (field, message) causes for a 422."""
+# Checks the real API server makes on a kind's content, beyond metadata, made here too.
+BUILT_IN_ADMISSION: dict[str, Admission] = {"endpointslices.discovery.k8s.io": check_endpoint_slice}
 Listener = Callable[[Resource, Change], None]
 """Told of every committed change, with the store's lock held: it must not write to the store."""
 
@@ -83,7 +86,10 @@ class Store:
         clock: Callable[[], datetime] = _utc_now,
         admission: Mapping[str, Admission] | None = None,
         seed: int | None = None,
+        loopback_endpoints: bool = False,
     ) -> None:
+        """`admission` adds checks to the built-in ones; `loopback_endpoints` lets EndpointSlices hold
+        addresses a real server refuses (loopback, link-local), for a harness with no way around them."""
         if history_size < 1:
             raise ValueError(f"history_size must be at least 1, got {history_size}")
         self.registry = registry or default_registry()
@@ -93,7 +99,10 @@ class Store:
         self._hub = WatchHub(history_size)
         self._owners = OwnerIndex()
         self._listeners: list[Listener] = []
-        self._admission = {self.registry.named(name): check for name, check in (admission or {}).items()}
+        built_in = {} if loopback_endpoints else BUILT_IN_ADMISSION
+        self._admission: dict[Resource, list[Admission]] = {}
+        for name, check in [*built_in.items(), *(admission or {}).items()]:
+            self._admission.setdefault(self.registry.named(name), []).append(check)
         self._clock = clock
         self._random = random.Random(seed)
 
@@ -155,8 +164,7 @@ class Store:
         return Identity(uid, self._clock().strftime("%Y-%m-%dT%H:%M:%SZ"), suffix)
 
     def _admit(self, resource: Resource, obj: dict[str, Any]) -> None:
-        check = self._admission.get(resource)
-        causes = list(check(obj)) if check else []
+        causes = [cause for check in self._admission.get(resource, ()) for cause in check(obj)]
         if causes:
             raise invalid(resource, str(obj["metadata"].get("name", "")), causes)
 

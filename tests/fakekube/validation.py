@@ -1,19 +1,22 @@
 """The metadata checks the API server makes on every write, worded as it words them.
 
-Only what the controller could plausibly get wrong is checked: names (length and DNS rule per
-kind), label keys and values, and owner references. Each problem is a (field, message) cause;
-the store turns a non-empty list into 422 Invalid.
+Only what the controller or a test harness could plausibly get wrong is checked: names (length
+and DNS rule per kind), label keys and values, owner references, and the addresses of an
+EndpointSlice (the real server refuses unspecified, loopback and link-local ones, so a router
+cannot be listed at 127.0.0.1). Each problem is a (field, message) cause; the store turns a
+non-empty list into 422 Invalid.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from tests.fakekube.resources import NameRule, Resource
 
-__all__ = ["Cause", "check_metadata", "check_name"]
+__all__ = ["Cause", "check_endpoint_slice", "check_metadata", "check_name"]
 
 Cause = tuple[str, str]
 
@@ -110,4 +113,34 @@ def check_metadata(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
         causes += _check_labels(metadata["labels"])
     if metadata.get("ownerReferences") is not None:
         causes += _check_owner_references(metadata["ownerReferences"])
+    return causes
+
+
+# The API server's own wording (ValidateEndpointIP), which a test may match.
+_ADDRESS_RULES: tuple[tuple[str, str], ...] = (
+    ("is_unspecified", "may not be unspecified ({address})"),
+    ("is_loopback", "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+    ("is_link_local", "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+)
+_LINK_LOCAL_MULTICAST = (ipaddress.ip_network("224.0.0.0/24"), ipaddress.ip_network("ff02::/16"))
+
+
+def _check_endpoint_address(address: Any, field: str) -> list[Cause]:
+    try:
+        ip = ipaddress.ip_address(str(address))
+    except ValueError:
+        return [(field, f'Invalid value: "{address}": must be a valid IP address')]
+    causes = [(field, f'Invalid value: "{address}": {message.format(address=address)}') for test, message in _ADDRESS_RULES if getattr(ip, test)]
+    if any(ip in network for network in _LINK_LOCAL_MULTICAST if network.version == ip.version):
+        causes.append((field, f'Invalid value: "{address}": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'))
+    return causes
+
+
+def check_endpoint_slice(obj: Mapping[str, Any]) -> list[Cause]:
+    """The addresses an EndpointSlice may not hold: unspecified, loopback, link-local (uni- or multicast)."""
+    causes: list[Cause] = []
+    for index, endpoint in enumerate(obj.get("endpoints") or []):
+        addresses = endpoint.get("addresses") if isinstance(endpoint, Mapping) else None
+        for position, address in enumerate(addresses or []):
+            causes += _check_endpoint_address(address, f"endpoints[{index}].addresses[{position}]")
     return causes
