@@ -125,6 +125,16 @@ class MetricSpec(ApiModel):
     inconclusive_limit: int | None = Field(
         default=None, ge=0, description="Consecutive Inconclusive measurements tolerated before pausing for a person; unset never pauses."
     )
+    # Counted like inconclusiveLimit: the streak restarts on any answer. Argo Rollouts' consecutiveErrorLimit
+    # defaults to 4 too, but there the analysis fails; here the rollout holds and says so.
+    error_limit: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "Consecutive provider errors tolerated; one more marks the rollout Stalled (still held, not rolled back) "
+            "until the provider answers."
+        ),
+    )
     on_provider_error: ProviderErrorPolicy = Field(
         default=ProviderErrorPolicy.HOLD, description="hold: an unreachable provider holds the step; fail: it counts as a failure."
     )

@@ -257,7 +257,15 @@ def build_crd() -> Schema:
         "served": True,
         "storage": True,
         "schema": {"openAPIV3Schema": openapi_schema()},
-        "subresources": {"status": {}},
+        # scale: an HPA (or kubectl scale) sets spec.replicas; the controller splits it over the revisions.
+        "subresources": {
+            "status": {},
+            "scale": {
+                "specReplicasPath": ".spec.replicas",
+                "statusReplicasPath": ".status.replicas",
+                "labelSelectorPath": ".status.selector",
+            },
+        },
         "additionalPrinterColumns": [dict(column) for column in PRINTER_COLUMNS],
     }
     return {

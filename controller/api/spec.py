@@ -156,7 +156,12 @@ class CanaryStrategy(ApiModel):
 
     steps: list[CanaryStep] = Field(min_length=1, max_length=100)
     candidate_replicas: int | None = Field(
-        default=None, ge=0, description="Fixed candidate size; by default it follows the traffic share."
+        default=None,
+        ge=1,
+        le=1000,
+        description=(
+            "Fixed candidate size; by default it follows the traffic share: ceil(share x replicas), at least 1."
+        ),
     )
 
 
@@ -205,7 +210,14 @@ class ModelRolloutSpec(ApiModel):
     template: dict[str, Any] = Field(
         description="Pod template of the model server, as in a Deployment; a change to it is a new revision."
     )
-    replicas: int = Field(default=1, ge=0, le=1000, description="Replicas of the stable revision.")
+    replicas: int = Field(
+        default=1,
+        ge=0,
+        le=1000,
+        description=(
+            "Total size, the scale subresource's spec: the stable runs this many, a candidate its share of it."
+        ),
+    )
     service: ServiceSpec = Field(default_factory=ServiceSpec)
     router: RouterSpec = Field(default_factory=RouterSpec)
     strategy: Strategy

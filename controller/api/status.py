@@ -21,6 +21,7 @@ __all__ = [
     "MetricTally",
     "PauseState",
     "ScaleDown",
+    "ProviderOutage",
     "ModelRolloutStatus",
     "EVIDENCE_LIMIT",
 ]
@@ -129,6 +130,16 @@ class ScaleDown(ApiModel):
     at: datetime
 
 
+class ProviderOutage(ApiModel):
+    """A metric whose provider failed more than `errorLimit` times in a row: the rollout holds and is Stalled."""
+
+    metric: str
+    scope: str
+    since: datetime
+    errors: int = Field(ge=1, description="Consecutive provider errors so far.")
+    message: str = ""
+
+
 class ModelRolloutStatus(ApiModel):
     observed_generation: int = 0
     phase: Phase | None = None
@@ -157,3 +168,11 @@ class ModelRolloutStatus(ApiModel):
     tallies: list[MetricTally] = Field(default_factory=list)
     evidence: list[AnalysisRecord] = Field(default_factory=list, max_length=EVIDENCE_LIMIT)
     conditions: list[Condition] = Field(default_factory=list)
+    provider_outage: ProviderOutage | None = None
+    # Pods asked of the running candidate; None when none runs.
+    candidate_replicas: int | None = None
+    # The scale subresource's status, observed from the revisions' Deployments: every model pod of the
+    # rollout, the ready ones, and the label selector that finds them (what an HPA averages over).
+    replicas: int = Field(default=0, ge=0, description="Model pods of every revision (the scale subresource's status).")
+    ready_replicas: int = Field(default=0, ge=0, description="Ready model pods of every revision.")
+    selector: str = Field(default="", description="Label selector of every model pod of the rollout, for an HPA.")

@@ -130,7 +130,23 @@ def test_resource_identity(crd: Schema) -> None:
     assert spec["names"]["shortNames"] == ["mr"]
     (version,) = spec["versions"]
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        },
+    }
+
+
+def test_scale_subresource_paths_are_fields_of_the_schema(crd: Schema, openapi: Schema) -> None:
+    """An HPA reads and writes these paths: each must be a field the schema types as it expects."""
+    scale = crd["spec"]["versions"][0]["subresources"]["scale"]
+    expected = {"specReplicasPath": "integer", "statusReplicasPath": "integer", "labelSelectorPath": "string"}
+    for key, kind in expected.items():
+        _, top, field = scale[key].split(".")
+        assert openapi["properties"][top]["properties"][field]["type"] == kind, key
 
 
 def test_printer_columns_point_at_fields_the_schema_has(crd: Schema, openapi: Schema) -> None:
