@@ -56,11 +56,18 @@ def set_condition(
 def with_kstatus(status: ModelRolloutStatus, generation: int, now: datetime) -> ModelRolloutStatus:
     """`status` with Ready, Reconciling and Stalled brought in line with its phase and reason."""
     invalid = status.reason == Reason.INVALID_SPEC
-    stalled = status.phase is Phase.DEGRADED or invalid
+    failed = status.phase is Phase.DEGRADED or invalid
+    outage = status.provider_outage
     reconciling = status.phase in (Phase.PROGRESSING, Phase.PAUSED) and not invalid
     ready = status.phase is Phase.HEALTHY and status.candidate_revision is None and not invalid
     reason = status.reason or "Pending"
     conditions = list(status.conditions)
-    for kind, true in ((READY, ready), (RECONCILING, reconciling), (STALLED, stalled)):
+    for kind, true in ((READY, ready), (RECONCILING, reconciling)):
         conditions = set_condition(conditions, kind, true, reason, status.message, now, generation)
+    if outage is not None and not failed:
+        # Held on a provider that does not answer: Stalled says so with the provider's message.
+        stalled = (True, Reason.PROVIDER_UNAVAILABLE.value, outage.message)
+    else:
+        stalled = (failed, reason, status.message)
+    conditions = set_condition(conditions, STALLED, *stalled, now, generation)
     return status.model_copy(update={"conditions": conditions})

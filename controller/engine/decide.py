@@ -11,8 +11,9 @@ engine given only the stored status decides exactly as one that never stopped.
 3. handle a person's request, judged against the state the person saw;
 4. judge measurements of scopes still active for the candidate measured (a failure rolls
    back, a stall pauses);
-5. run the current step, and the next while steps complete;
-6. settle Progressing/Paused; 7. scale down an old stable whose warm period is over.
+5. record or clear a provider outage (errors past `errorLimit`: held and Stalled);
+6. run the current step, and the next while steps complete;
+7. settle Progressing/Paused; 8. scale down an old stable whose warm period is over.
 
 An invalid spec skips all of them: only the reason, message and conditions change.
 """
@@ -30,6 +31,7 @@ from controller.engine.analysis import apply_measurements, due_requests
 from controller.engine.conditions import with_kstatus
 from controller.engine.endings import scale_down_due
 from controller.engine.inputs import MeasurementRequest, Observations
+from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
 from controller.engine.requests import handle_request
 from controller.engine.revisions import follow_template
@@ -47,6 +49,7 @@ _STAGES: tuple[Stage, ...] = (
     follow_template,
     handle_request,
     apply_measurements,
+    watch_providers,
     advance,
     settle_phase,
     scale_down_due,

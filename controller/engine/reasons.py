@@ -36,6 +36,9 @@ class Reason(StrEnum):
     ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
     MANUAL_PAUSE = "ManualPause"
     RESUMED = "Resumed"
+    # A metric's provider failed more than errorLimit times in a row: held, Stalled, until it answers.
+    PROVIDER_UNAVAILABLE = "ProviderUnavailable"
+    PROVIDER_RECOVERED = "ProviderRecovered"
     # Going back.
     ANALYSIS_FAILED = "AnalysisFailed"
     ABORTED = "Aborted"
@@ -79,6 +82,11 @@ class Message:
         "{detail}; promote to skip the analysis, resume to measure again, or abort"
     )
     MANUAL_PAUSE = "paused by request {request}; resume to go on"
+    PROVIDER_UNAVAILABLE = (
+        "{metric} ({scope}): its {source} provider failed {errors} times in a row, more than errorLimit {limit}: "
+        "{detail}; the rollout holds until it answers (abort to give up)"
+    )
+    PROVIDER_RECOVERED = "{metric} ({scope}): its {source} provider answers again after {errors} errors in a row"
     RESUMED = "resumed by request {request}"
     ANALYSIS_FAILED = "{detail} ({scope}, revision {candidate}); {failures}, over failureLimit {limit}"
     ABORTED = "aborted by request {request}"

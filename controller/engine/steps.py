@@ -46,6 +46,9 @@ def advance(plan: Plan, ctx: Context) -> Plan:
         step = current_step(status, ctx.steps)
         if step is None or held(status) or status.candidate_revision != ctx.target:
             return plan
+        if status.provider_outage is not None:
+            # Measurements go on (they end the outage); nothing else moves while a guard is blind.
+            return plan.explain(Reason.PROVIDER_UNAVAILABLE, status.provider_outage.message)
         plan, done = _run(plan, ctx, step)
         if not done or plan.status.current_step is None:
             return plan

@@ -31,18 +31,21 @@ def hold_for(sim: Simulation, ticks: int, seconds: float = 30.0) -> set[tuple[Ph
 
 
 @pytest.mark.parametrize(
-    ("verdict", "detail"),
+    ("verdict", "detail", "reasons"),
     [
-        (Verdict.INCONCLUSIVE, "candidate has 3 of 50 samples needed"),
-        (Verdict.ERROR, "provider failed: connection refused"),
+        (Verdict.INCONCLUSIVE, "candidate has 3 of 50 samples needed", {"Analyzing"}),
+        # Past errorLimit the hold says the provider is down (test_provider_outage.py has the rest).
+        (Verdict.ERROR, "provider failed: connection refused", {"Analyzing", "ProviderUnavailable"}),
     ],
 )
-def test_inconclusive_and_error_hold_the_analysis_step_until_it_passes(verdict: Verdict, detail: str) -> None:
+def test_inconclusive_and_error_hold_the_analysis_step_until_it_passes(
+    verdict: Verdict, detail: str, reasons: set[str]
+) -> None:
     answer = {"now": verdict}
     sim = start(STEPS, verdicts=lambda r: answer["now"])
     sim.run(lambda r: r.status.current_step == 1)
 
-    assert hold_for(sim, 20) == {(Phase.PROGRESSING, "Analyzing", 1)}
+    assert hold_for(sim, 20) == {(Phase.PROGRESSING, reason, 1) for reason in reasons}
     assert detail in sim.rollout.status.message
     assert {e.verdict for e in sim.rollout.status.evidence} == {verdict}
 
