@@ -6,8 +6,14 @@ namespaces to it, gives each Pod an IP from the pod range, starts it through a `
 and reports it Running, and Ready only once the runtime says its containers answer. A Pod
 being deleted is stopped and then removed, as the kubelet confirms a graceful deletion.
 
+The node keeps itself alive as a kubelet does: it renews its Lease in `kube-node-lease` and
+its Ready condition's heartbeat every `heartbeat_s`. Without that the real controller-manager's
+node lifecycle controller finds the node's status stale after its grace period (50 s) and
+marks every Pod on it not ready. A Pod whose Ready condition someone else changed is reported
+again, since the node is the source of truth for it.
+
 The default runtime runs nothing and calls every Pod ready at once: enough for Deployments to
-report available replicas. `tests.loopnode` adds a runtime that runs containers as processes.
+report available replicas. `tests.loopnode.runtime` runs containers as processes.
 """
 
 from __future__ import annotations
@@ -58,6 +64,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _micro_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _reported_ready(pod: dict[str, Any]) -> bool | None:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return None
+
+
 def _pod_status(pod: dict[str, Any], ip: str, host_ip: str, ready: bool, started: str) -> dict[str, Any]:
     flag = "True" if ready else "False"
     conditions = [
@@ -83,9 +100,12 @@ class LoopbackNode:
     def __init__(
         self, api_client: k8s.ApiClient, *, name: str = "loopback", pod_cidr: str = "10.244.0.0/16",
         namespaces: Iterable[str] | None = None, runtime: PodRuntime | None = None, poll_s: float = 0.1,
+        heartbeat_s: float = 10.0,
     ) -> None:  # fmt: skip
         self.name = name
         self._core = k8s.CoreV1Api(api_client)
+        self._coordination = k8s.CoordinationV1Api(api_client)
+        self._heartbeat_s = heartbeat_s
         self._namespaces = set(namespaces) if namespaces is not None else None
         self._runtime = runtime or ReadyAtOnce()
         self._poll_s = poll_s
@@ -103,7 +123,7 @@ class LoopbackNode:
 
     def start(self) -> LoopbackNode:
         self._register()
-        for target in (self._watch_pods, self._report_readiness):
+        for target in (self._watch_pods, self._report_readiness, self._heartbeat):
             thread = threading.Thread(target=target, name=f"loopnode-{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -146,6 +166,27 @@ class LoopbackNode:
             "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
         }}  # fmt: skip
         self._core.patch_node_status(self.name, status)
+        self._renew_lease()
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(self._heartbeat_s):
+            try:
+                self._renew_lease()
+                ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "loopback node", "lastHeartbeatTime": _now()}
+                self._core.patch_node_status(self.name, {"status": {"conditions": [ready]}})
+            except ApiException as exc:
+                log.warning("loopback node: heartbeat failed: %s", exc.reason)
+
+    def _renew_lease(self) -> None:
+        spec = {"holderIdentity": self.name, "leaseDurationSeconds": 40, "renewTime": _micro_now()}
+        try:
+            self._coordination.patch_namespaced_lease(self.name, "kube-node-lease", {"spec": spec})
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": self.name}, "spec": spec}
+            with contextlib.suppress(ApiException):  # created meanwhile: renewed at the next beat
+                self._coordination.create_namespaced_lease("kube-node-lease", lease)
 
     # --- pods -----------------------------------------------------------------------------
 
@@ -180,6 +221,8 @@ class LoopbackNode:
             self._bind(pod)
         elif node_name == self.name and key not in self._pods:
             self._run(pod)
+        elif node_name == self.name:
+            self._reassert(key, pod)
 
     def _bind(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -201,6 +244,13 @@ class LoopbackNode:
             self._runtime.start(pod, ip)
         except Exception as exc:  # noqa: BLE001 -- a Pod that cannot start stays not ready, as a crashing container would
             log.warning("loopback node: %s did not start: %s", key, exc)
+
+    def _reassert(self, key: str, pod: dict[str, Any]) -> None:
+        """Someone else changed the Pod's readiness (the node lifecycle controller does): report it again."""
+        with self._lock:
+            entry = self._pods.get(key)
+            if entry is not None and entry["ready"] is not None and _reported_ready(pod) != entry["ready"]:
+                entry["ready"] = None
 
     def _forget(self, key: str) -> None:
         with self._lock:
