@@ -119,7 +119,7 @@ def _replace(admin: k8s.ApiClient, document: dict[str, Any]) -> None:
 
 
 def _apply(admin: k8s.ApiClient, document: dict[str, Any]) -> None:
-    """Create, or replace what an earlier test of the session applied from an older working tree."""
+    """Create; or replace, when another test of the session (tests/integration/realkube) applied it first."""
     try:
         k8s_utils.create_from_dict(admin, document)
         return
@@ -211,9 +211,15 @@ class Real:
         return self.cluster.controller_kubeconfig
 
     def router_kubeconfig(self, rollout: str) -> Path:
-        """A token of the `<rollout>-router` ServiceAccount, which the controller creates with the rollout."""
+        """A token of the `<rollout>-router` ServiceAccount, which the controller creates with the rollout.
+
+        Given once the authorizer lets that account read its ConfigMap, so a router started here is
+        not refused for a RoleBinding the authorizer's cache has yet to see: the test of refusals
+        judges the Roles, not that delay."""
         account = f"{rollout}-router"
+        user = f"system:serviceaccount:{self.namespace}:{account}"
         _wait(f"ServiceAccount {account}", lambda: Rest(self.admin).get("serviceaccounts", self.namespace, account) is not None)
+        _wait(f"{account}'s Role in force", lambda: self.cluster.allowed(user, "watch", "configmaps", self.namespace, name=account))
         return self.cluster.plane.token_kubeconfig(self._workdir / f"{account}.kubeconfig", self.namespace, account)
 
     def close(self) -> None:
