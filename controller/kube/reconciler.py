@@ -133,6 +133,8 @@ class Reconciler:
             await self._write_status(raw, after.status)
         record_outcome(self._metrics, rollout.status, after.status)
         self._track_phase(rollout, after.status.phase)
+        outage = after.status.provider_outage
+        self._metrics.set_outage(rollout.namespace, rollout.name, outage.metric if outage is not None else None)
         return next_wakeup_s(after, self._ports.driver.clock.now(), self._cadence)
 
     async def _keep_traffic(self, rollout: ModelRollout) -> None:
@@ -206,4 +208,5 @@ class Reconciler:
             self._phase_counts[old] -= 1
             self._metrics.set_phases(dict(self._phase_counts))
         self._bad_requests.pop((namespace, name), None)
+        self._metrics.forget_outages(namespace, name)
         self._ports.traffic.forget(namespace, name)

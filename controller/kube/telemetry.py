@@ -44,6 +44,33 @@ class ControllerMetrics:
         )
         self.leader = Gauge("modelrollout_leader", "1 while this replica holds the leader Lease.", registry=r)
         self.queue_depth = Gauge("modelrollout_workqueue_depth", "Keys waiting for a worker.", registry=r)
+        self.provider_outage = Gauge(
+            "modelrollout_provider_outage",
+            "1 while the rollout holds because the metric's provider failed more than errorLimit times in a row.",
+            ["namespace", "name", "metric"],
+            registry=r,
+        )
+        # (namespace, name) -> the metric in outage now, and every metric a series was made for.
+        self._outages: dict[tuple[str, str], tuple[str | None, set[str]]] = {}
+
+    def set_outage(self, namespace: str, name: str, metric: str | None) -> None:
+        """The rollout's provider outage now: its series goes to 1, a cleared one back to 0."""
+        key = (namespace, name)
+        current, made = self._outages.get(key, (None, set()))
+        if metric == current:
+            return
+        if current is not None:
+            self.provider_outage.labels(namespace, name, current).set(0)
+        if metric is not None:
+            self.provider_outage.labels(namespace, name, metric).set(1)
+            made = made | {metric}
+        self._outages[key] = (metric, made)
+
+    def forget_outages(self, namespace: str, name: str) -> None:
+        """The rollout is gone: its series go too."""
+        _, made = self._outages.pop((namespace, name), (None, set()))
+        for metric in made:
+            self.provider_outage.remove(namespace, name, metric)
 
     def set_phases(self, counts: dict[str, int]) -> None:
         for phase in [*(p.value for p in Phase), "Unknown"]:
