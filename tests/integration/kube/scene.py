@@ -181,7 +181,9 @@ class Scene:
         return self.api.get("leases.coordination.k8s.io", LEASE_NAMESPACE, LEASE_NAME)
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.api.list("events", self.namespace) if e.get("involvedObject", {}).get("name") == name]
+        """Events on the ModelRollout `name`; a real server's own controllers record others, on its Service of that name too."""
+        wanted = {"kind": "ModelRollout", "name": name}
+        return [e for e in self.api.list("events", self.namespace) if wanted.items() <= (e.get("involvedObject") or {}).items()]
 
     async def wait_for(self, what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
         """`check()`'s first truthy answer; it runs on a thread, so the controller on this loop goes on meanwhile."""
