@@ -86,3 +86,10 @@ install-yaml: $(STAMP)
 # cluster, builds and loads the images, installs the chart, then rolls a good and a bad model out.
 e2e-kind: $(STAMP)
 	MODELROLLOUT_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -v -p no:cacheprovider --timeout 3600
+
+# A whole rollout without Docker, as root (unshare): the real control plane with install.yaml
+# applied, a loopback node running every Pod as a local process inside network, mount and PID
+# namespaces of its own; a good candidate promoted, a bad one rolled back, the controller
+# killed mid-rollout. `make test` runs it too (tests/integration/e2e_local).
+e2e-local: $(STAMP) $(KUBE_ASSETS)
+	$(BIN)/python -m tests.integration.e2e_local.scenario
