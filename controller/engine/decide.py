@@ -12,8 +12,10 @@ engine given only the stored status decides exactly as one that never stopped.
 4. judge measurements of scopes still active for the candidate measured (a failure rolls
    back, a stall pauses);
 5. record or clear a provider outage (errors past `errorLimit`: held and Stalled);
-6. run the current step, and the next while steps complete;
-7. settle Progressing/Paused; 8. scale down an old stable whose warm period is over.
+6. run the current step, and the next while steps complete (a candidate grows before it
+   gets more);
+7. size the revisions: the stable follows spec.replicas, the candidate its share;
+8. settle Progressing/Paused; 9. scale down an old stable whose warm period is over.
 
 An invalid spec skips all of them: only the reason, message and conditions change.
 """
@@ -33,6 +35,7 @@ from controller.engine.endings import scale_down_due
 from controller.engine.inputs import MeasurementRequest, Observations
 from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
+from controller.engine.replicas import follow_replicas
 from controller.engine.requests import handle_request
 from controller.engine.revisions import follow_template
 from controller.engine.steps import advance, settle_phase
@@ -51,6 +54,7 @@ _STAGES: tuple[Stage, ...] = (
     apply_measurements,
     watch_providers,
     advance,
+    follow_replicas,
     settle_phase,
     scale_down_due,
 )

@@ -28,6 +28,7 @@ NO_ROLLOUT: dict[str, Any] = {
     "pause": None,
     "manual_pause": None,
     "promote_full": False,
+    "candidate_replicas": None,
 }
 
 

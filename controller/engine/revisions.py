@@ -18,9 +18,9 @@ from controller.engine.endings import NO_ROLLOUT
 from controller.engine.phases import Transition
 from controller.engine.plan import Context, Plan
 from controller.engine.reasons import Message, Reason
+from controller.engine.replicas import starting_size
 from controller.engine.steps import enter_step
 from controller.engine.traffic import set_traffic
-from controller.strategies.expand import candidate_replicas
 
 __all__ = ["follow_template", "initialize", "start_rollout"]
 
@@ -62,7 +62,8 @@ def start_rollout(plan: Plan, ctx: Context, transition: Transition, message: str
         # The old stable kept warm may be the revision rolled out again: it must not be scaled away.
         scale_down=None if scale_down is not None and scale_down.revision == target else scale_down,
     )
-    replicas = candidate_replicas(ctx.spec)
+    replicas = starting_size(plan.status, ctx)
+    plan = plan.update(candidate_replicas=replicas)
     plan = plan.act(EnsureRevision(revision=target, template=ctx.spec.template, replicas=replicas, role="candidate"))
     if plan.status.traffic != TrafficSplit.all_stable():
         plan = set_traffic(plan, ctx, TrafficSplit.all_stable())

@@ -15,7 +15,9 @@ from controller.engine.endings import promote, report_verdict
 from controller.engine.phases import Transition
 from controller.engine.plan import Context, Plan, seconds_since
 from controller.engine.reasons import Message, Reason
-from controller.engine.traffic import reaches_candidate, set_traffic, split_after, traffic_pending
+from controller.engine.replicas import ready_at
+from controller.engine.traffic import candidate_share, reaches_candidate, set_traffic, split_after, traffic_pending
+from controller.strategies.expand import candidate_replicas, full_size
 from controller.strategies.steps import Analysis, Pause, Promote, ReportVerdict, Step, TrafficStep, describe
 
 __all__ = ["advance", "complete_step", "enter_step", "needs_person", "settle_phase"]
@@ -74,7 +76,9 @@ def _run(plan: Plan, ctx: Context, step: Step) -> tuple[Plan, bool]:
         case Analysis():
             return _analysis(plan, step)
         case Promote():
-            if not ctx.is_ready(plan.status.candidate_revision):
+            # It takes everything once stable: at full size first, then the switch.
+            plan, ready = ready_at(plan, ctx, full_size(ctx.spec))
+            if not ready:
                 return _waiting_for_candidate(plan, step), False
             return promote(plan, ctx, step), True
         case ReportVerdict():
@@ -87,8 +91,11 @@ def _traffic(plan: Plan, ctx: Context, step: TrafficStep) -> tuple[Plan, bool]:
     desired = split_after(step, current)
     if desired == current:
         return plan, True
-    if _more_exposed(desired, current) and not ctx.is_ready(plan.status.candidate_revision):
-        return _waiting_for_candidate(plan, step), False
+    if _more_exposed(desired, current):
+        # The candidate grows to what the new split sends it before the split is written.
+        plan, ready = ready_at(plan, ctx, candidate_replicas(ctx.spec, candidate_share(desired)))
+        if not ready:
+            return _waiting_for_candidate(plan, step), False
     return _waiting_for_traffic(set_traffic(plan, ctx, desired), step), False
 
 

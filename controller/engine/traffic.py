@@ -9,6 +9,7 @@ this decision is never confirmed by this decision's observations: they were take
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 
 from controller.api.status import ConditionStatus, ModelRolloutStatus, TrafficSplit
 from controller.engine.actions import SetTraffic
@@ -18,6 +19,7 @@ from controller.engine.reasons import Message, Reason
 from controller.strategies.steps import SetHeaderRoute, SetMirror, SetWeight, TrafficStep
 
 __all__ = [
+    "candidate_share",
     "confirm_traffic",
     "reaches_candidate",
     "set_traffic",
@@ -101,3 +103,10 @@ def reaches_candidate(split: TrafficSplit) -> bool:
 def takes_live_traffic(split: TrafficSplit) -> bool:
     """Live or mirrored traffic: what background analysis needs to have anything to measure."""
     return split.candidate > 0 or split.mirror > 0
+
+
+def candidate_share(split: TrafficSplit) -> Fraction:
+    """Percent of all requests that reach the candidate: its live weight, plus the mirrored copies of
+    what the stable serves (the router mirrors only requests the stable answers). A header route
+    is for testers and counts for nothing."""
+    return Fraction(split.candidate) + Fraction(split.mirror * split.stable, 100)

@@ -7,7 +7,12 @@ A revision scaled to zero is never ready.
 The engine asks for a revision once, when it decides to; what it asked for is kept on the
 Deployment (annotations with the pod template and the replica count, as `kubectl apply` keeps
 its last-applied configuration), so `sync_revisions` can put back a hand-edited Deployment on
-any later reconcile, after a controller restart included.
+any later reconcile, after a controller restart included. The sizes come from the engine, which
+derives them from `spec.replicas` (the scale subresource's number, which an HPA may set): a
+revision Deployment's replicas are the controller's, so an autoscaler targets the ModelRollout.
+
+`scale_status` reads back what the scale subresource reports: every model pod of the rollout,
+the ready ones, and the label selector that finds them (router pods excluded).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from controller.errors import DependencyError
 from controller.kube.apply import ensure_object
 from controller.kube.client import DEPLOYMENT, SERVICE, KubeClient
 from controller.kube.errors import NotFound
+from controller.engine.traffic import candidate_share
 from controller.kube.objects import (
+    LABEL_COMPONENT,
     LABEL_REVISION,
+    LABEL_ROLLOUT,
     revision_deployment,
     revision_name,
     revision_service,
@@ -30,7 +38,7 @@ from controller.kube.objects import (
 from controller.kube.store import Store
 from controller.strategies.expand import candidate_replicas
 
-__all__ = ["KubeCluster", "deployment_ready", "TEMPLATE_ANNOTATION", "REPLICAS_ANNOTATION"]
+__all__ = ["KubeCluster", "deployment_ready", "model_selector", "TEMPLATE_ANNOTATION", "REPLICAS_ANNOTATION"]
 
 TEMPLATE_ANNOTATION = "modelrollout.io/template"
 REPLICAS_ANNOTATION = "modelrollout.io/replicas"
@@ -45,6 +53,11 @@ def deployment_ready(deployment: dict[str, Any]) -> bool:
     ready = int(status.get("readyReplicas", 0) or 0)
     updated = int(status.get("updatedReplicas", ready) or 0)
     return wanted > 0 and caught_up and ready >= wanted and updated >= wanted
+
+
+def model_selector(rollout: ModelRollout) -> str:
+    """Every model pod of the rollout, whatever its revision, and no router pod: what an HPA averages over."""
+    return f"{LABEL_ROLLOUT}={rollout.name},{LABEL_COMPONENT}=model"
 
 
 def _desired(rollout: ModelRollout, revision: str, template: dict[str, Any], replicas: int) -> dict[str, Any]:
@@ -117,11 +130,28 @@ class KubeCluster:
         for revision in live_revisions - seen:
             if revision == target:
                 stable = revision == rollout.status.stable_revision
-                replicas = rollout.spec.replicas if stable else candidate_replicas(rollout.spec)
+                replicas = rollout.spec.replicas if stable else _candidate_size(rollout)
                 action = EnsureRevision(
                     revision=revision, template=rollout.spec.template, replicas=replicas, role="stable" if stable else "candidate"
                 )
                 await self.ensure_revision(rollout, action)
+
+
+    def scale_status(self, rollout: ModelRollout) -> dict[str, Any]:
+        """The scale subresource's status fields: model pods of every revision, the ready ones, their selector."""
+        revisions = [d for d in self._deployments.by_label(rollout.namespace, rollout.name) if _revision_label(d)]
+        statuses = [d.get("status") or {} for d in revisions]
+        return {
+            "replicas": sum(int(s.get("replicas") or 0) for s in statuses),
+            "ready_replicas": sum(int(s.get("readyReplicas") or 0) for s in statuses),
+            "selector": model_selector(rollout),
+        }
+
+
+def _candidate_size(rollout: ModelRollout) -> int:
+    """What the engine asked of the candidate; from its share when the status predates that record."""
+    asked = rollout.status.candidate_replicas
+    return asked if asked is not None else candidate_replicas(rollout.spec, candidate_share(rollout.status.traffic))
 
 
 def _revision_label(deployment: dict[str, Any]) -> str:

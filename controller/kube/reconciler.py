@@ -129,6 +129,8 @@ class Reconciler:
             await self._keep_traffic(after)
         live = {r for r in (after.status.stable_revision, after.status.candidate_revision) if r}
         await self._ports.cluster.sync_revisions(after, live)
+        # Observed, not decided: what the scale subresource (kubectl scale, an HPA) reads back.
+        after = after.model_copy(update={"status": after.status.model_copy(update=self._ports.cluster.scale_status(after))})
         if after.status != rollout.status:
             await self._write_status(raw, after.status)
         record_outcome(self._metrics, rollout.status, after.status)

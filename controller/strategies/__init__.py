@@ -1,6 +1,6 @@
 """Strategies: shadow, canary and blue-green, each expanded into the one step vocabulary the engine runs."""
 
-from controller.strategies.expand import candidate_replicas, ends_in_verdict, expand
+from controller.strategies.expand import candidate_replicas, ends_in_verdict, expand, full_size
 from controller.strategies.steps import (
     DEFAULT_SCALE_DOWN_DELAY_S,
     Analysis,
@@ -30,4 +30,5 @@ __all__ = [
     "describe",
     "ends_in_verdict",
     "expand",
+    "full_size",
 ]

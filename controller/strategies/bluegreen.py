@@ -9,9 +9,11 @@ full size until then, so a failed post-promotion analysis rolls back instantly.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from controller.api.spec import BlueGreenStrategy, ModelRolloutSpec
 from controller.strategies.analysis import analysis_step
-from controller.strategies.steps import Pause, Promote, SetHeaderRoute, SetWeight, Step
+from controller.strategies.steps import Pause, Promote, SetHeaderRoute, SetWeight, Step, share_of
 
 __all__ = ["POST_PROMOTION_SCOPE", "PRE_PROMOTION_SCOPE", "blue_green_replicas", "expand_blue_green"]
 
@@ -33,8 +35,11 @@ def expand_blue_green(blue_green: BlueGreenStrategy, spec: ModelRolloutSpec) -> 
     return [*steps, Promote(scale_down_delay_s=float(blue_green.scale_down_delay_seconds))]
 
 
-def blue_green_replicas(blue_green: BlueGreenStrategy, spec: ModelRolloutSpec) -> int:
-    return blue_green.preview_replicas if blue_green.preview_replicas is not None else spec.replicas
+def blue_green_replicas(blue_green: BlueGreenStrategy, spec: ModelRolloutSpec, share: Fraction) -> int:
+    """The preview at `previewReplicas` (full size when unset); full size before it takes live traffic."""
+    if blue_green.preview_replicas is None or share >= 100:
+        return share_of(spec.replicas, Fraction(100))
+    return blue_green.preview_replicas
 
 
 def _seconds(value: int | None) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from controller.api.spec import CanaryStep, CanaryStrategy, ModelRolloutSpec
 from controller.strategies.analysis import analysis_step
 from controller.strategies.steps import (
@@ -12,6 +14,7 @@ from controller.strategies.steps import (
     SetMirror,
     SetWeight,
     Step,
+    share_of,
 )
 
 __all__ = ["canary_replicas", "expand_canary"]
@@ -24,9 +27,9 @@ def expand_canary(canary: CanaryStrategy, spec: ModelRolloutSpec) -> list[Step]:
     return [*steps, Promote(scale_down_delay_s=DEFAULT_SCALE_DOWN_DELAY_S)]
 
 
-def canary_replicas(canary: CanaryStrategy, spec: ModelRolloutSpec) -> int:
-    """A fixed candidate size when set, else the stable size so any weight can be served."""
-    return canary.candidate_replicas if canary.candidate_replicas is not None else spec.replicas
+def canary_replicas(canary: CanaryStrategy, spec: ModelRolloutSpec, share: Fraction) -> int:
+    """A fixed candidate size when set, else the traffic share of spec.replicas (Argo Rollouts' default)."""
+    return canary.candidate_replicas if canary.candidate_replicas is not None else share_of(spec.replicas, share)
 
 
 def _step(index: int, step: CanaryStep, spec: ModelRolloutSpec) -> Step:

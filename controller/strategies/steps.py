@@ -8,7 +8,9 @@ let the rollout go on; `Promote` and `ReportVerdict` end it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 from controller.api.analysis import MetricSpec
@@ -26,10 +28,18 @@ __all__ = [
     "Step",
     "TrafficStep",
     "describe",
+    "share_of",
 ]
 
 # Canary and shadow keep the old stable warm this long after promotion, so an undo is instant.
 DEFAULT_SCALE_DOWN_DELAY_S = 30.0
+
+
+def share_of(replicas: int, share: Fraction) -> int:
+    """Pods for `share` percent of `replicas`' load: ceil(share x replicas), at least 1, all of them from 100."""
+    if share >= 100:
+        return max(1, replicas)
+    return max(1, math.ceil(share * replicas / 100))
 
 
 def _check_percent(field: str, value: int) -> None:

@@ -40,7 +40,7 @@ def test_the_first_template_becomes_stable_at_once() -> None:
     }
 
 
-def test_a_template_change_starts_a_rollout_with_the_candidate_at_full_size_and_no_traffic() -> None:
+def test_a_template_change_starts_a_rollout_with_the_candidate_at_its_first_share_and_no_traffic() -> None:
     sim = Simulation(rollout_of(STRATEGY, replicas=3))
     sim.tick()
     sim.apply("2")
@@ -48,8 +48,9 @@ def test_a_template_change_starts_a_rollout_with_the_candidate_at_full_size_and_
     decision = sim.tick()
 
     candidate = sim.revision("2")
+    # setWeight 10 of 3 replicas: ceil(0.3) is 1 pod.
     assert of_kind(decision.actions, EnsureRevision) == [
-        EnsureRevision(revision=candidate, template=sim.rollout.spec.template, replicas=3, role="candidate")
+        EnsureRevision(revision=candidate, template=sim.rollout.spec.template, replicas=1, role="candidate")
     ]
     assert of_kind(decision.actions, SetTraffic) == []
     assert [e.reason for e in events(decision.actions)] == ["RolloutStarted"]
@@ -118,7 +119,8 @@ def test_a_canary_walks_every_step_to_promotion_on_simulated_time() -> None:
 
 
 def test_each_traffic_step_waits_for_the_routers_before_the_next_step() -> None:
-    sim = Simulation(rollout_of(canary({"setWeight": 20}, {"setWeight": 60}, {"setWeight": 100})))
+    # A fixed candidate size, so no step also waits for the candidate to grow.
+    sim = Simulation(rollout_of(canary({"setWeight": 20}, {"setWeight": 60}, {"setWeight": 100}, candidateReplicas=3)))
     sim.tick()
     sim.apply("2")
     sim.run(promoted)

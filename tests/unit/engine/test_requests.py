@@ -75,15 +75,22 @@ def test_undo_during_a_rollout_aborts_it() -> None:
     assert decision.status.rejected_revision == sim.revision("2")
 
 
-def test_promote_full_skips_every_remaining_step() -> None:
+def test_promote_full_skips_every_remaining_step_once_the_candidate_runs_at_full_size() -> None:
     sim = Simulation(rollout_of(STEPS))
     sim.tick()
     sim.apply("2")
     sim.run(lambda r: r.status.current_step == 1)
+    candidate = sim.revision("2")
     decision = sim.tick(request=ManualAction.PROMOTE_FULL)
 
-    assert (decision.status.phase, decision.status.stable_revision) == (Phase.HEALTHY, sim.revision("2"))
-    assert [e.reason for e in events(decision.actions)] == ["PromoteFull", "Promoted"]
+    # At 10% the candidate runs 1 of 3 pods: it grows to all 3 before it takes everything.
+    assert ScaleRevision(revision=candidate, replicas=3) in decision.actions
+    assert (decision.status.reason, decision.status.stable_revision) == ("WaitingForCandidate", sim.revision("1"))
+    assert [e.reason for e in events(decision.actions)] == ["PromoteFull"]
+
+    decision = sim.tick()
+    assert (decision.status.phase, decision.status.stable_revision) == (Phase.HEALTHY, candidate)
+    assert [e.reason for e in events(decision.actions)] == ["Promoted"]
 
 
 @pytest.mark.parametrize(

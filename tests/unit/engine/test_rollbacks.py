@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine_harness import ERROR_RATE, Simulation, analysis_step, canary, events, rollout_of
+from engine_harness import ERROR_RATE, Simulation, analysis_step, canary, events, of_kind, rollout_of
 
 from controller.api.status import ConditionStatus, Phase, TrafficSplit, Verdict
 from controller.engine.actions import ScaleRevision, SetTraffic
@@ -109,6 +109,6 @@ def test_blue_green_rolls_back_instantly_to_the_warm_old_revision_after_the_swit
     before = sim.ticks[-1].before.status
     assert before.traffic.candidate == 100  # the candidate served everything: the switch had happened
     assert sim.replicas[sim.revision("1")] == 4  # the old revision never went cold
-    assert not any(isinstance(a, ScaleRevision) and a.revision == sim.revision("1") for a in sim.actions)
+    assert all(a.replicas == 4 for a in of_kind(sim.actions, ScaleRevision) if a.revision == sim.revision("1"))
     assert_rolled_back(sim, "AnalysisFailed")
     assert "postPromotion" in sim.rollout.status.message

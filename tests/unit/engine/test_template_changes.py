@@ -52,8 +52,9 @@ def test_retry_rolls_the_rejected_template_out_again() -> None:
         candidate,
         0,
     )
+    # At the share its first step gives it: 10% of 3 replicas is 1 pod.
     assert (
-        EnsureRevision(revision=candidate, template=sim.rollout.spec.template, replicas=3, role="candidate")
+        EnsureRevision(revision=candidate, template=sim.rollout.spec.template, replicas=1, role="candidate")
         in decision.actions
     )
     assert "retry requested (req-1)" in events(decision.actions, "RolloutStarted")[0].message
@@ -92,7 +93,7 @@ def test_a_new_template_mid_rollout_replaces_the_candidate_while_stable_keeps_se
     stable, old, new = sim.revision("1"), sim.revision("2"), sim.revision("3")
     assert ScaleRevision(revision=old, replicas=0) in decision.actions
     assert (
-        EnsureRevision(revision=new, template=sim.rollout.spec.template, replicas=3, role="candidate")
+        EnsureRevision(revision=new, template=sim.rollout.spec.template, replicas=1, role="candidate")
         in decision.actions
     )
     assert of_kind(decision.actions, SetTraffic) == [

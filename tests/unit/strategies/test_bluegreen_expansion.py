@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from strategy_specs import ERROR_RATE, spec
 
 from controller.api.spec import HeaderRouteStep
@@ -42,6 +44,7 @@ def test_minimal_blue_green_waits_for_a_promote_on_the_preview() -> None:
     ]
 
 
-def test_the_preview_runs_at_preview_size_or_full_size() -> None:
-    assert candidate_replicas(spec({"blueGreen": {"previewReplicas": 2}}, replicas=6)) == 2
-    assert candidate_replicas(spec({"blueGreen": {}}, replicas=6)) == 6
+def test_the_preview_runs_at_preview_size_or_full_size_and_at_full_size_once_it_takes_traffic() -> None:
+    assert candidate_replicas(spec({"blueGreen": {"previewReplicas": 2}}, replicas=6), Fraction(0)) == 2
+    assert candidate_replicas(spec({"blueGreen": {}}, replicas=6), Fraction(0)) == 6
+    assert candidate_replicas(spec({"blueGreen": {"previewReplicas": 2}}, replicas=6), Fraction(100)) == 6

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
+from pydantic import ValidationError
 from strategy_specs import ERROR_RATE, LATENCY, spec
 
 from controller.api.spec import HeaderRouteStep
@@ -76,8 +79,26 @@ def test_an_analysis_step_with_no_metrics_anywhere_names_the_field() -> None:
     assert caught.value.path == ".spec.strategy.canary.steps[1].analysis.metrics"
 
 
-@pytest.mark.parametrize(("fields", "size"), [({}, 4), ({"candidateReplicas": 1}, 1)])
-def test_the_candidate_runs_at_its_fixed_size_or_the_stable_size(fields: dict[str, int], size: int) -> None:
-    rollout_spec = spec({"canary": {"steps": [{"setWeight": 100}], **fields}}, replicas=4)
+@pytest.mark.parametrize(
+    ("replicas", "share", "size"),
+    [(4, 0, 1), (4, 10, 1), (4, 25, 1), (4, 26, 2), (4, 50, 2), (4, 99, 4), (4, 100, 4), (10, 33, 4), (0, 50, 1), (0, 100, 1)],
+)
+def test_by_default_the_candidate_follows_its_share_rounded_up_and_at_least_one(replicas: int, share: int, size: int) -> None:
+    rollout_spec = spec({"canary": {"steps": [{"setWeight": 100}]}}, replicas=replicas)
 
-    assert candidate_replicas(rollout_spec) == size
+    assert candidate_replicas(rollout_spec, Fraction(share)) == size
+
+
+@pytest.mark.parametrize("share", [0, 10, 100])
+def test_an_explicit_candidate_size_is_honoured_at_any_share(share: int) -> None:
+    rollout_spec = spec({"canary": {"steps": [{"setWeight": 100}], "candidateReplicas": 3}}, replicas=10)
+
+    assert candidate_replicas(rollout_spec, Fraction(share)) == 3
+
+
+def test_a_candidate_size_of_zero_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        spec({"canary": {"steps": [{"setWeight": 100}], "candidateReplicas": 0}})
+
+    (error,) = caught.value.errors()
+    assert error["loc"][-1] == "candidateReplicas" and error["type"] == "greater_than_equal"

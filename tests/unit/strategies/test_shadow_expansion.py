@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from strategy_specs import ERROR_RATE, SHADOW_ERRORS, spec
 
@@ -56,4 +58,5 @@ def test_shadow_with_promote_false_ends_in_a_verdict_and_never_takes_live_traffi
     assert steps[-1] == ReportVerdict()
     assert ends_in_verdict(steps)
     assert not any(isinstance(step, (SetWeight, Promote)) for step in steps)
-    assert candidate_replicas(spec({"shadow": {}}, replicas=2)) == 2
+    assert candidate_replicas(spec({"shadow": {}}, replicas=2), Fraction(100)) == 2  # mirroring 100%: full size
+    assert candidate_replicas(spec({"shadow": {}}, replicas=10), Fraction(30)) == 3
