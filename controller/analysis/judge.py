@@ -4,8 +4,9 @@ Checks run in a fixed order, so a result always names the first thing that decid
 
 1. the source failed (`observation.error`)            -> Error, naming the provider's error
 2. a webhook answered a verdict itself                -> that verdict
-3. fewer samples than `minSamples` (for judgements that
-   compare with stable, on either variant)            -> Inconclusive, "N of M samples"
+3. fewer samples than `minSamples` (50 when unset; for
+   judgements that compare with stable, on either
+   variant; a source that counts none is not held to it) -> Inconclusive, "N of M samples"
 4. the judgement: prediction drift whatever the kind, else bounds (`min`/`max`),
    relative (`maxIncrease`) or statistical (`compare`), one module each under `judges/`.
 
@@ -64,13 +65,21 @@ def judge_for(metric: MetricSpec) -> Judge | None:
 
 
 def _too_few_samples(metric: MetricSpec, observation: MetricObservation, pairwise: bool) -> AnalysisResult | None:
-    """Inconclusive when a variant the judgement reads has fewer than `minSamples` samples."""
+    """Inconclusive when a variant the judgement reads has fewer than `minSamples` samples.
+
+    A sample its source did not count is not held to the minimum: the API refuses minSamples on
+    a Prometheus query without samplesQuery, and a webhook that omits samples for a metric that
+    sets minSamples is an Error, so this is only ever the unset default.
+    """
     variants = [("candidate", observation.candidate)]
     if pairwise:
         variants.append(("stable", observation.stable))
+    needed = metric.sample_minimum
     for variant, sample in variants:
+        if sample is not None and not sample.counted:
+            continue
         count = sample_count(sample)
-        if count < metric.min_samples:
-            reason = f"{metric.name}: {variant} has {count} of {metric.min_samples} samples needed"
+        if count < needed:
+            reason = f"{metric.name}: {variant} has {count} of {needed} samples needed"
             return result(Verdict.INCONCLUSIVE, reason, observation)
     return None

@@ -46,9 +46,14 @@ class VariantSample(_Frozen):
     `count` is how many observations stand behind `value`. For proportions (error rate,
     agreement, accuracy) `successes` counts the events out of `count`; for distributions
     `histogram` or `categories` carry the shape a statistical test needs.
+
+    `counted` is False when the source reports no count (a Prometheus query without
+    samplesQuery, a webhook reply without samples): `count` is then 1 for the value read, or 0
+    for none, and no minimum of samples can be held against it.
     """
 
     count: int = Field(ge=0)
+    counted: bool = True
     value: float | None = None
     successes: int | None = Field(default=None, ge=0)
     histogram: Histogram | None = None

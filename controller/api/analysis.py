@@ -10,9 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, model_validator
 
-from controller.api.base import ApiModel, Duration
+from controller.api.base import ApiModel, Duration, FieldIssue, HttpAddress
 
 __all__ = [
     "RouterMetric",
@@ -27,11 +27,15 @@ __all__ = [
     "AnalysisStep",
     "METRIC_NAME_PATTERN",
     "MAX_METRICS",
+    "DEFAULT_MIN_SAMPLES",
+    "UNCOMPARABLE_METRICS",
 ]
 
 METRIC_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Bounded so the API server can cost the CEL rules on each metric (an unbounded list fails its estimate).
 MAX_METRICS = 20
+# Samples per variant a measurement needs when minSamples is unset and the source counts them.
+DEFAULT_MIN_SAMPLES = 50
 
 
 class RouterMetric(StrEnum):
@@ -50,6 +54,10 @@ class RouterMetric(StrEnum):
     ACCURACY = "accuracy"
 
 
+# A rate is one number per variant: no events out of a count, no distribution, so no test can compare it.
+UNCOMPARABLE_METRICS = frozenset({RouterMetric.REQUEST_RATE})
+
+
 class RouterSource(ApiModel):
     """A measurement the router takes itself, per variant; no Prometheus needed."""
 
@@ -63,18 +71,21 @@ class PrometheusSource(ApiModel):
     only) and `{{window}}` by the analysis window as a PromQL duration, e.g. `rate(x[{{window}}])`.
     """
 
-    address: HttpUrl
+    address: HttpAddress
     query: str = Field(min_length=1)
-    # How many observations stand behind the value (same placeholders); without it the value is
-    # taken at face value, as if minSamples were met.
-    samples_query: str | None = Field(default=None, min_length=1)
+    # Without it nothing counts the observations behind the value, so minSamples cannot be set.
+    samples_query: str | None = Field(
+        default=None,
+        min_length=1,
+        description="How many observations stand behind the value (same placeholders); minSamples needs it.",
+    )
     timeout: Duration = 10.0
 
 
 class WebhookSource(ApiModel):
     """POSTs the rollout context; the reply is `{"value": x}` or `{"verdict": "Passed|Failed|..."}`."""
 
-    url: HttpUrl
+    url: HttpAddress
     timeout: Duration = 10.0
     headers: dict[str, str] = Field(default_factory=dict)
 
@@ -119,7 +130,15 @@ class MetricSpec(ApiModel):
     max_: float | None = Field(default=None, alias="max", description="The candidate's value must be at most this.")
     max_increase: MaxIncrease | None = None
     compare: Comparison | None = None
-    min_samples: int = Field(default=50, ge=0, description="Fewer samples per variant make a measurement Inconclusive.")
+    # None: 50 wherever the source counts samples; a source that counts none is not checked.
+    min_samples: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Fewer samples per variant make a measurement Inconclusive; 50 when unset. Checked against the"
+            " count the source reports: router metrics, prometheus.samplesQuery or a webhook's samples."
+        ),
+    )
     failure_limit: int = Field(default=0, ge=0, description="Failed measurements tolerated; one more rolls back.")
     # None: an Inconclusive result holds the step indefinitely (never a failure).
     inconclusive_limit: int | None = Field(
@@ -158,11 +177,45 @@ class MetricSpec(ApiModel):
             raise ValueError(f"set exactly one judgement of min/max, maxIncrease, compare (got {kinds or 'none'})")
         if self.min_ is not None and self.max_ is not None and self.min_ > self.max_:
             raise ValueError(f"min {self.min_} is greater than max {self.max_}")
+        self._check_compare(sources[0])
+        self._check_min_samples()
         return self
+
+    def _check_compare(self, source: str) -> None:
+        """A statistical test needs events out of a count or a distribution per variant: only the router gives them."""
+        if self.compare is None:
+            return
+        if source != "router":
+            answers = "a prometheus query gives one value" if source == "prometheus" else "a webhook answers a value or a verdict"
+            raise FieldIssue(
+                f"needs a router source: {answers} per variant, and a statistical test needs events out of a"
+                " count or a distribution per variant; use maxIncrease or min/max instead",
+                at=("compare",),
+            )
+        if self.router is not None and self.router.metric in UNCOMPARABLE_METRICS:
+            raise FieldIssue(
+                f"cannot test {self.router.metric.value}: it is one number per variant, with no events or"
+                " distribution to compare; use maxIncrease or min/max instead",
+                at=("compare",),
+            )
+
+    def _check_min_samples(self) -> None:
+        """minSamples must have a count to hold against; a Prometheus query without samplesQuery has none."""
+        if self.min_samples is not None and self.prometheus is not None and self.prometheus.samples_query is None:
+            raise FieldIssue(
+                f"is {self.min_samples}, but nothing counts the samples: add prometheus.samplesQuery,"
+                " which returns how many observations stand behind the value, or remove minSamples",
+                at=("minSamples",),
+            )
 
     @property
     def source_kind(self) -> str:
         return "router" if self.router else "prometheus" if self.prometheus else "webhook"
+
+    @property
+    def sample_minimum(self) -> int:
+        """Samples each variant needs, wherever the source counts them: minSamples, or 50 when unset."""
+        return DEFAULT_MIN_SAMPLES if self.min_samples is None else self.min_samples
 
 
 class AnalysisSpec(ApiModel):

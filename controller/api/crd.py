@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from controller.api.analysis import MaxIncrease, MetricSpec
+from controller.api.analysis import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
 from controller.api.base import ApiModel
 from controller.api.resource import GROUP, KIND, PLURAL, SHORT_NAME, VERSION, ModelRollout
-from controller.api.spec import CanaryStep, PredictionSpec, StickyKey, Strategy
+from controller.api.spec import CanaryStep, PredictionSpec, ServiceSpec, StickyKey, Strategy
 from controller.api.status import TrafficSplit
 
 __all__ = ["CelRule", "CEL_RULES", "PRINTER_COLUMNS", "build_crd", "openapi_schema", "structural_schema"]
@@ -30,9 +30,12 @@ class CelRule(BaseModel):
 
     rule: str
     message: str
+    # Where the API server reports a failure, below the object the rule sits on (".compare").
+    field_path: str | None = None
 
     def to_schema(self) -> Schema:
-        return {"rule": self.rule, "message": self.message}
+        located = {"fieldPath": self.field_path} if self.field_path else {}
+        return {"rule": self.rule, "message": self.message, **located}
 
 
 def _count(*fields: str) -> str:
@@ -40,6 +43,7 @@ def _count(*fields: str) -> str:
 
 
 _JUDGEMENTS = "(has(self.min) || has(self.max) ? 1 : 0) + " + _count("maxIncrease", "compare")
+_UNCOMPARABLE = ", ".join(f"'{metric.value}'" for metric in sorted(UNCOMPARABLE_METRICS))
 
 # Keyed by model: each model validator has its CEL twin here, so the API server rejects what the models reject.
 CEL_RULES: dict[type[ApiModel], tuple[CelRule, ...]] = {
@@ -73,6 +77,40 @@ CEL_RULES: dict[type[ApiModel], tuple[CelRule, ...]] = {
         CelRule(
             rule="!has(self.min) || !has(self.max) || self.min <= self.max",
             message="A metric's min must not be greater than its max.",
+        ),
+        CelRule(
+            rule="!has(self.compare) || has(self.router)",
+            message=(
+                "compare needs a router source: a statistical test needs events out of a count or a distribution"
+                " per variant, which prometheus and webhook do not give, so use maxIncrease or min/max."
+            ),
+            field_path=".compare",
+        ),
+        CelRule(
+            rule=f"!has(self.compare) || !has(self.router) || !(self.router.metric in [{_UNCOMPARABLE}])",
+            message=(
+                f"compare cannot test {_UNCOMPARABLE.replace(chr(39), '')}, one number per variant with no events"
+                " or distribution, so use maxIncrease or min/max."
+            ),
+            field_path=".compare",
+        ),
+        CelRule(
+            rule="!has(self.minSamples) || !has(self.prometheus) || has(self.prometheus.samplesQuery)",
+            message=(
+                "minSamples on a prometheus source needs prometheus.samplesQuery, which counts the samples"
+                " behind the value."
+            ),
+            field_path=".minSamples",
+        ),
+    ),
+    ServiceSpec: (
+        CelRule(
+            rule="!has(self.ports) || size(self.ports) <= 1",
+            message=(
+                "ports holds one port: the router carries one HTTP port (HTTP/1.1), so a second port would end at"
+                " the router's single port."
+            ),
+            field_path=".ports",
         ),
     ),
     MaxIncrease: (

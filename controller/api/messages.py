@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
+from controller.api.base import FieldIssue
+
 __all__ = ["describe_errors", "show_value"]
 
 Schema = dict[str, Any]
@@ -27,7 +29,7 @@ def describe_errors(errors: list[ErrorDetails], schema: Schema) -> list[tuple[st
     """
     located: list[tuple[str, ErrorDetails, Schema, Schema]] = []
     expected_kinds: dict[str, list[str]] = {}
-    for error in errors:
+    for error in map(_at_the_field, errors):
         path, node, parent = _walk(error, schema)
         if _is_kind_error(error):
             seen = path in expected_kinds
@@ -40,8 +42,18 @@ def describe_errors(errors: list[ErrorDetails], schema: Schema) -> list[tuple[st
     ]
 
 
+def _at_the_field(error: ErrorDetails) -> ErrorDetails:
+    """A model validator's FieldIssue located at the field it names, not at the model."""
+    issue = error.get("ctx", {}).get("error")
+    if isinstance(issue, FieldIssue):
+        return {**error, "loc": (*error["loc"], *issue.at)}
+    return error
+
+
 def show_value(value: object) -> str:
     """A value as the user wrote it, quoted if text, cut short if long."""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as YAML and JSON write it, not Python's True
     text = repr(value) if isinstance(value, str) else "null" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

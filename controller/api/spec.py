@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from controller.api.analysis import AnalysisSpec, AnalysisStep
-from controller.api.base import ApiModel, Duration, Percent
+from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 
 __all__ = [
     "ServicePort",
@@ -39,7 +39,24 @@ class ServicePort(ApiModel):
 class ServiceSpec(ApiModel):
     """The user-facing Service `<name>`, which sends every call through the router."""
 
-    ports: list[ServicePort] = Field(default_factory=lambda: [ServicePort()], min_length=1)
+    ports: list[ServicePort] = Field(
+        default_factory=lambda: [ServicePort()],
+        min_length=1,
+        description="The one port clients call: the router carries one HTTP port (HTTP/1.1), so one entry only.",
+    )
+
+    @model_validator(mode="after")
+    def _one_port(self) -> "ServiceSpec":
+        # The router listens on one port and forwards to one targetPort: a second Service port
+        # would end at that same router port, never at its own targetPort, so it is refused.
+        if len(self.ports) > 1:
+            extra = self.ports[1]
+            raise FieldIssue(
+                f"{extra.name} (port {extra.port}) is a second port; the router carries one HTTP port (HTTP/1.1),"
+                " so every port after the first would end at the router's single port: list one port",
+                at=("ports", 1),
+            )
+        return self
 
 
 class StickyKey(ApiModel):

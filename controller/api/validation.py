@@ -11,13 +11,16 @@ from a YAML syntax error to a semantic one, into one `InvalidRollouts` error lis
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from controller.api.admission import server_view
 from controller.api.analysis import AnalysisSpec, AnalysisStep, MetricSpec, PrometheusSource, RouterMetric
 from controller.api.crd import openapi_schema
 from controller.api.messages import describe_errors
@@ -222,6 +225,9 @@ def _metric_issues(metric: MetricSpec, path: str, mirrored: bool) -> Iterator[Sp
 
 # Loading YAML: every problem of every document, gathered into one error.
 
+# Built once: the loader only reads it, and building it costs more than loading a document.
+_resource_schema = cache(openapi_schema)
+
 _YAML_KINDS = {"list": "a list", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
 
 
@@ -284,11 +290,18 @@ def _load_document(document: Any) -> tuple[ModelRollout | None, list[SpecIssue]]
     if not isinstance(document, dict):
         kind = _YAML_KINDS.get(type(document).__name__, type(document).__name__)
         return None, [SpecIssue(path="", message=f"the document is {kind}, expected a ModelRollout object (a mapping)")]
+    schema = _resource_schema()
+    # Judge what the API server would: the document as it decodes it, with types checked as strictly.
+    view, decoded = server_view(document, schema)
+    issues = [SpecIssue(path=path, message=message) for path, message in decoded]
     try:
-        rollout = ModelRollout.model_validate(document)
+        rollout = ModelRollout.model_validate_json(json.dumps(view), strict=True)
     except ValidationError as exc:
         # The structural schema knows what pydantic's errors leave out: both bounds, enum values, field names.
-        schema = openapi_schema()
-        return None, [SpecIssue(path=path, message=message) for path, message in describe_errors(exc.errors(), schema)]
+        described = describe_errors(exc.errors(), schema)
+        told = {issue.path for issue in issues}
+        return None, issues + [SpecIssue(path=path, message=message) for path, message in described if path not in told]
+    if issues:
+        return None, issues
     issues = validate_spec(rollout.spec)
     return (None if issues else rollout), issues

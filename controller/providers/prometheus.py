@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec, PrometheusSource
+from controller.api.analysis import PrometheusSource
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest
 
@@ -53,18 +53,20 @@ class PrometheusProvider:
             raise ValueError(f"metric {metric.name!r} has no prometheus source")
         window_s = (now - request.window_start).total_seconds() if request.window_start else 60.0
         try:
-            candidate = await self._variant(source, metric, "candidate", window_s)
-            stable = await self._variant(source, metric, "stable", window_s) if "{{variant}}" in source.query else None
+            candidate = await self._variant(source, "candidate", window_s)
+            stable = await self._variant(source, "stable", window_s) if "{{variant}}" in source.query else None
         except ProviderFailure as exc:
             return MetricObservation(metric=metric.name, error=str(exc), window_start=request.window_start, window_end=now)
         return MetricObservation(
             metric=metric.name, candidate=candidate, stable=stable, window_start=request.window_start, window_end=now
         )
 
-    async def _variant(self, source: PrometheusSource, metric: MetricSpec, variant: str, window_s: float) -> VariantSample:
+    async def _variant(self, source: PrometheusSource, variant: str, window_s: float) -> VariantSample:
         value = await self._query(source, render_query(source.query, variant, window_s))
         if source.samples_query is None:
-            return VariantSample(count=metric.min_samples if value is not None else 0, value=value)
+            # Nothing counts the observations behind the value, so none is claimed (minSamples
+            # is refused on such a source): one value read, or none.
+            return VariantSample(count=0 if value is None else 1, value=value, counted=False)
         count = await self._query(source, render_query(source.samples_query, variant, window_s))
         return VariantSample(count=int(count or 0), value=value)
 

@@ -4,7 +4,10 @@ The reply is JSON in one of three shapes:
     {"verdict": "Passed" | "Failed" | "Inconclusive"}        the webhook judges by itself
     {"value": 0.93, "samples": 1200}                           candidate only
     {"candidate": 0.93, "stable": 0.95, "samples": 1200}       both variants
-`samples` defaults to the metric's minSamples (the value is taken at face value).
+Without `samples` nothing is counted: the value is taken as it is, unless the metric sets
+minSamples, which then has nothing to hold against, so the measurement is an Error saying so.
+A metric judged by maxIncrease needs both variants; a reply with the candidate's value only
+is an Error too, not an Inconclusive that would hold the step forever.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.analysis.observations import MetricObservation, VariantSample
+from controller.api.analysis import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.api.status import Verdict
 from controller.engine.inputs import MeasurementRequest
@@ -52,7 +56,7 @@ class WebhookProvider:
         base = {"metric": metric.name, "window_start": request.window_start, "window_end": now}
         try:
             response = await self._client.post(
-                str(source.url), json=_context(rollout, request, now), headers=source.headers, timeout=source.timeout
+                source.url, json=_context(rollout, request, now), headers=source.headers, timeout=source.timeout
             )
             response.raise_for_status()
             reply = WebhookReply.model_validate_json(response.content)
@@ -61,7 +65,24 @@ class WebhookProvider:
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
             return MetricObservation(**base, error=f"webhook {source.url} sent an unusable reply: {problem}")
-        return _observation(reply, metric.min_samples, base)
+        missing = _unjudgeable(reply, metric)
+        if missing is not None:
+            return MetricObservation(**base, error=f"webhook {source.url} {missing}")
+        return _observation(reply, base)
+
+
+def _unjudgeable(reply: WebhookReply, metric: MetricSpec) -> str | None:
+    """What the reply lacks for the metric's judgement, or None when it can be judged."""
+    if reply.verdict is not None:
+        return None
+    if reply.samples is None and metric.min_samples is not None:
+        return (
+            f"answered no samples, but minSamples is {metric.min_samples}: add samples to the reply"
+            " or remove minSamples"
+        )
+    if metric.max_increase is not None and reply.stable is None:
+        return "answered only the candidate's value; maxIncrease needs both: reply {\"candidate\": x, \"stable\": y}"
+    return None
 
 
 def _context(rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> dict[str, object]:
@@ -77,10 +98,16 @@ def _context(rollout: ModelRollout, request: MeasurementRequest, now: datetime) 
     }
 
 
-def _observation(reply: WebhookReply, default_samples: int, base: dict[str, object]) -> MetricObservation:
-    samples = default_samples if reply.samples is None else reply.samples
+def _observation(reply: WebhookReply, base: dict[str, object]) -> MetricObservation:
     if reply.verdict is not None:
         return MetricObservation(**base, verdict=reply.verdict)
     candidate_value = reply.candidate if reply.candidate is not None else reply.value
-    stable = VariantSample(count=samples, value=reply.stable) if reply.stable is not None else None
-    return MetricObservation(**base, candidate=VariantSample(count=samples, value=candidate_value), stable=stable)
+    stable = _sample(reply.stable, reply.samples) if reply.stable is not None else None
+    return MetricObservation(**base, candidate=_sample(candidate_value, reply.samples), stable=stable)
+
+
+def _sample(value: float | None, samples: int | None) -> VariantSample:
+    """The webhook's number for one variant; without samples, uncounted (one value read)."""
+    if samples is None:
+        return VariantSample(count=0 if value is None else 1, value=value, counted=False)
+    return VariantSample(count=samples, value=value)

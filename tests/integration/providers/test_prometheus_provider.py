@@ -138,6 +138,41 @@ def test_error_ratio_per_variant_is_measured_and_judged(prometheus: str) -> None
     assert result.verdict is Verdict.FAILED
 
 
+def test_a_value_without_samples_query_claims_no_sample_count(prometheus: str) -> None:
+    metric = MetricSpec.model_validate(
+        {
+            "name": "error-ratio",
+            "prometheus": {
+                "address": prometheus,
+                "query": 'sum(model_errors_total{variant="candidate"}) / sum(model_requests_total{variant="candidate"})',
+            },
+            "max": 0.05,
+        }
+    )
+    observation, result = _measure(metric)
+    assert observation.error is None
+    assert (observation.candidate.count, observation.candidate.counted) == (1, False)
+    assert result.verdict is Verdict.FAILED and result.candidate_samples == 1  # 15% errors, judged as it is
+
+
+def test_samples_query_holds_the_count_to_the_default_minimum(prometheus: str) -> None:
+    metric = MetricSpec.model_validate(
+        {
+            "name": "error-ratio",
+            "prometheus": {
+                "address": prometheus,
+                "query": 'sum(model_errors_total{variant="{{variant}}"}) / sum(model_requests_total{variant="{{variant}}"})',
+                # Counts only the errors: 10 behind stable's value, below the default minimum of 50.
+                "samplesQuery": 'sum(model_errors_total{variant="{{variant}}"})',
+            },
+            "maxIncrease": {"absolute": 0.05},
+        }
+    )
+    observation, result = _measure(metric)
+    assert observation.stable.count == 10 and observation.stable.counted
+    assert result.verdict is Verdict.INCONCLUSIVE and "stable has 10 of 50 samples needed" in result.reason
+
+
 def test_query_with_no_data_is_inconclusive(prometheus: str) -> None:
     metric = MetricSpec.model_validate(
         {"name": "absent", "prometheus": {"address": prometheus, "query": "nothing_like_this_metric"}, "max": 1}

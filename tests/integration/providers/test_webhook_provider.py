@@ -31,12 +31,14 @@ SERVER = textwrap.dedent(
         return web.json_response({"verdict": "Failed" if body["candidateRevision"] == "bad" else "Passed"})
     async def both(request):
         return web.json_response({"candidate": 0.91, "stable": 0.95, "samples": 400})
+    async def value(request):
+        return web.json_response({"value": 0.93})
     async def garbage(request):
         return web.Response(text="not json")
     async def boom(request):
         return web.json_response({"error": "db down"}, status=503)
     app = web.Application()
-    app.add_routes([web.post("/verdict", verdict), web.post("/both", both), web.post("/garbage", garbage), web.post("/boom", boom)])
+    app.add_routes([web.post("/verdict", verdict), web.post("/both", both), web.post("/value", value), web.post("/garbage", garbage), web.post("/boom", boom)])
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
     """
 )
@@ -104,3 +106,31 @@ def test_bad_webhook_replies_are_errors_that_say_why(webhook: str, path: str, wo
     observation, result = _measure({"name": "w", "webhook": {"url": f"{webhook}/{path}"}, "max": 1})
     assert words in (observation.error or "")
     assert result.verdict is Verdict.ERROR
+
+
+def test_a_reply_without_samples_is_judged_as_it_is_and_claims_no_count(webhook: str) -> None:
+    observation, result = _measure({"name": "accuracy", "webhook": {"url": f"{webhook}/value"}, "min": 0.9})
+    assert observation.error is None
+    assert (observation.candidate.value, observation.candidate.count, observation.candidate.counted) == (0.93, 1, False)
+    assert result.verdict is Verdict.PASSED and result.candidate_samples == 1
+
+
+def test_min_samples_with_a_reply_that_counts_none_is_an_error_not_a_pass(webhook: str) -> None:
+    doc = {"name": "accuracy", "webhook": {"url": f"{webhook}/value"}, "min": 0.9, "minSamples": 100}
+    observation, result = _measure(doc)
+    assert "answered no samples, but minSamples is 100" in (observation.error or "")
+    assert result.verdict is Verdict.ERROR
+
+
+def test_max_increase_with_only_a_candidate_value_is_an_error_not_a_hold(webhook: str) -> None:
+    doc = {"name": "accuracy", "webhook": {"url": f"{webhook}/value"}, "maxIncrease": {"absolute": 0.01}}
+    observation, result = _measure(doc)
+    assert "maxIncrease needs both" in (observation.error or "")
+    assert result.verdict is Verdict.ERROR
+
+
+def test_max_increase_with_both_values_is_judged(webhook: str) -> None:
+    doc = {"name": "error-rate", "webhook": {"url": f"{webhook}/both"}, "maxIncrease": {"absolute": 0.01}}
+    observation, result = _measure(doc)
+    assert observation.error is None
+    assert result.verdict is Verdict.PASSED  # 0.91 is below stable's 0.95: no increase

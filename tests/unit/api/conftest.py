@@ -84,7 +84,9 @@ class ApiServerCheck:
     def _cel_errors(self, schema: Schema, value: Any, path: list[str | int]) -> Iterator[str]:
         for rule in schema.get("x-kubernetes-validations", []):
             if not self.evaluate(rule["rule"], typed(value, schema)):
-                yield f"{format_path(path)}: {rule['message']}"
+                # fieldPath places the error below the object the rule sits on, as the API server does.
+                where = (format_path(path) if path else "") + rule.get("fieldPath", "")
+                yield f"{where or '.'}: {rule['message']}"
         if isinstance(value, dict):
             for key, item in value.items():
                 child = schema.get("properties", {}).get(key) or schema.get("additionalProperties")

@@ -1,8 +1,10 @@
 """Bad specs, each caught where it should be and reported with the field that is wrong.
 
-Three levels: the CRD's OpenAPI schema (the API server refuses the object), its CEL rules
-(refused too, with the rule's message), and `validate_spec` (accepted by the API server, then
-reported as InvalidSpec). At every level the models' loader names the same field.
+Four levels: the API server's own checks before the CRD's (metadata, JSON decoding), the
+CRD's OpenAPI schema (the API server refuses the object), its CEL rules (refused too, with the
+rule's message), and `validate_spec` (accepted by the API server, then reported as InvalidSpec).
+At every level the models' loader names the same field. tests/integration/realkube runs every
+case through the real API server too.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def apply(doc: dict[str, Any], path: str, value: Edit) -> None:
 @dataclass(frozen=True)
 class Case:
     name: str
-    level: Literal["schema", "cel", "semantic"]
+    level: Literal["server", "schema", "cel", "semantic"]
     edits: dict[str, Edit]
     path: str
     message: str
@@ -82,7 +84,29 @@ class Case:
 
 
 PROMETHEUS = {"address": "http://prometheus:9090", "query": "sum(rate(errors_total[5m]))"}
+PER_VARIANT = {"address": "http://prometheus:9090", "query": 'sum(rate(errors_total{variant="{{variant}}"}[5m]))'}
 CASES = [
+    Case(
+        "unnamed",
+        "server",
+        {".metadata": {}},
+        ".metadata.name",
+        "is required",
+    ),
+    Case(
+        "name with capitals",
+        "server",
+        {".metadata.name": "Iris"},
+        ".metadata.name",
+        "'Iris' is not a valid name",
+    ),
+    Case(
+        "integer beyond 64 bits",
+        "server",
+        {f"{METRIC}.failureLimit": 2**63},
+        f"{METRIC}.failureLimit",
+        "the API server reads integers as 64-bit",
+    ),
     Case(
         "weight above 100", "schema", {f"{STEPS}[3].setWeight": 140}, f"{STEPS}[3].setWeight", "140 is outside 0..100"
     ),
@@ -112,6 +136,50 @@ CASES = [
         "metric name", "schema", {f"{METRIC}.name": "Shadow_Agreement"}, f"{METRIC}.name", "does not match the pattern"
     ),
     Case("replicas not a number", "schema", {".spec.replicas": "three"}, ".spec.replicas", "'three' is not an integer"),
+    Case("replicas as text", "schema", {".spec.replicas": "3"}, ".spec.replicas", "'3' is not an integer"),
+    Case("replicas as a float", "schema", {".spec.replicas": 3.0}, ".spec.replicas", "3.0 is not an integer"),
+    Case(
+        "duration as a bare number",
+        "schema",
+        {f"{STEPS}[4].pause.duration": 60},
+        f"{STEPS}[4].pause.duration",
+        "60 is a number, not a duration; write it with a unit, e.g. 60s",
+    ),
+    Case(
+        "duration with a space",
+        "schema",
+        {f"{STEPS}[4].pause.duration": " 1m"},
+        f"{STEPS}[4].pause.duration",
+        "' 1m' is not a duration",
+    ),
+    Case(
+        "boolean as text",
+        "schema",
+        {".spec.router": {"headerRouting": "false"}},
+        ".spec.router.headerRouting",
+        "'false' is not true or false",
+    ),
+    Case(
+        "threshold as text",
+        "schema",
+        {f"{METRIC}.min": "0.95"},
+        f"{METRIC}.min",
+        "'0.95' is not a number",
+    ),
+    Case(
+        "prometheus address without a scheme",
+        "schema",
+        {f"{METRIC}.router": DELETE, f"{METRIC}.prometheus": {**PROMETHEUS, "address": "prometheus:9090"}},
+        f"{METRIC}.prometheus.address",
+        "is not an http(s) URL",
+    ),
+    Case(
+        "webhook on another scheme",
+        "schema",
+        {f"{METRIC}.router": DELETE, f"{METRIC}.min": DELETE, f"{METRIC}.webhook": {"url": "ftp://judge/verdict"}},
+        f"{METRIC}.webhook.url",
+        "'ftp://judge/verdict' is not an http(s) URL",
+    ),
     Case(
         "missing strategy",
         "schema",
@@ -132,6 +200,47 @@ CASES = [
     Case("metric with two sources", "cel", {f"{METRIC}.prometheus": PROMETHEUS}, METRIC, "exactly one source"),
     Case("metric without judgement", "cel", {f"{METRIC}.min": DELETE}, METRIC, "exactly one judgement"),
     Case("min above max", "cel", {f"{METRIC}.max": 0.5}, METRIC, "min 0.95 is greater than max 0.5"),
+    Case(
+        "compare on prometheus",
+        "cel",
+        {f"{METRIC}.router": DELETE, f"{METRIC}.min": DELETE, f"{METRIC}.prometheus": PER_VARIANT, f"{METRIC}.compare": {}},
+        f"{METRIC}.compare",
+        "needs a router source",
+    ),
+    Case(
+        "compare on a webhook",
+        "cel",
+        {
+            f"{METRIC}.router": DELETE,
+            f"{METRIC}.min": DELETE,
+            f"{METRIC}.webhook": {"url": "http://judge/value"},
+            f"{METRIC}.compare": {},
+        },
+        f"{METRIC}.compare",
+        "a webhook answers a value or a verdict",
+    ),
+    Case(
+        "compare on requestRate",
+        "cel",
+        {f"{STEPS}[0].setMirror": 0, f"{METRIC}.router.metric": "requestRate", f"{METRIC}.min": DELETE, f"{METRIC}.compare": {}},
+        f"{METRIC}.compare",
+        "cannot test requestRate",
+    ),
+    Case(
+        "minSamples without samplesQuery",
+        "cel",
+        {f"{METRIC}.router": DELETE, f"{METRIC}.prometheus": PROMETHEUS, f"{METRIC}.minSamples": 100},
+        f"{METRIC}.minSamples",
+        "nothing counts the samples",
+    ),
+    Case(
+        "a second service port",
+        "cel",
+        {".spec.service": {"ports": [{"port": 80}, {"name": "grpc", "port": 9000, "targetPort": 9000}]}},
+        ".spec.service.ports[1]",
+        "the router carries one HTTP port",
+        apiserver_path=".spec.service.ports",
+    ),
     Case(
         "maxIncrease both ways",
         "cel",
@@ -174,13 +283,13 @@ CASES = [
         "already the name of metrics[0]",
     ),
     Case(
-        "prometheus compare without {{variant}}",
+        "prometheus maxIncrease without {{variant}}",
         "semantic",
         {
             f"{METRIC}.router": DELETE,
             f"{METRIC}.min": DELETE,
             f"{METRIC}.prometheus": PROMETHEUS,
-            f"{METRIC}.compare": {},
+            f"{METRIC}.maxIncrease": {"absolute": 0.01},
         },
         f"{METRIC}.prometheus.query",
         "cannot tell stable from candidate",
@@ -259,7 +368,7 @@ def test_the_base_spec_is_good(apiserver: Any) -> None:
 
 def test_cases_are_distinct_and_cover_every_level() -> None:
     assert len({case.path + case.message for case in CASES}) == len(CASES) >= 10
-    assert {case.level for case in CASES} == {"schema", "cel", "semantic"}
+    assert {case.level for case in CASES} == {"server", "schema", "cel", "semantic"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -272,7 +381,8 @@ def test_the_loader_names_the_field(case: Case) -> None:
     assert isinstance(raised.value, SpecError)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+# The stand-in checks the CRD only; the real server's own checks run in tests/integration/realkube.
+@pytest.mark.parametrize("case", [c for c in CASES if c.level != "server"], ids=lambda c: c.name)
 def test_the_api_server_refuses_exactly_schema_and_cel_problems(case: Case, apiserver: Any) -> None:
     errors = apiserver.errors(broken(case))
     if case.level == "semantic":
@@ -285,7 +395,8 @@ def test_the_api_server_refuses_exactly_schema_and_cel_problems(case: Case, apis
 @pytest.mark.parametrize("case", [c for c in CASES if c.level == "cel"], ids=lambda c: c.name)
 def test_cel_problems_get_the_rules_sentence(case: Case, apiserver: Any) -> None:
     errors = apiserver.errors(broken(case))
-    assert len(errors) == 1 and errors[0].startswith(f"{case.path}: ") and errors[0].endswith("."), errors
+    where = case.apiserver_path or case.path
+    assert len(errors) == 1 and errors[0].startswith(f"{where}: ") and errors[0].endswith("."), errors
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.level == "semantic"], ids=lambda c: c.name)

@@ -54,10 +54,28 @@ JUDGEMENTS = [
     for others in subsets({"maxIncrease": {"percent": 10}, "compare": {"confidence": 0.9}})
 ]
 METRICS = [{"name": "m", **source, **judgement} for source, judgement in product(SOURCES, JUDGEMENTS)]
+# What compare can test and what minSamples can count depend on the one source.
+ONE_SOURCE = [
+    {"router": {"metric": "errorRate"}},
+    {"router": {"metric": "requestRate"}},
+    {"prometheus": {"address": "http://prometheus:9090", "query": 'up{v="{{variant}}"}'}},
+    {"prometheus": {"address": "http://prometheus:9090", "query": "up", "samplesQuery": "count(up)"}},
+    {"webhook": {"url": "http://judge/value"}},
+]
+SAMPLED = [
+    {"name": "m", **source, **judgement, **samples}
+    for source in ONE_SOURCE
+    for judgement in ({"max": 1}, {"compare": {}})
+    for samples in ({}, {"minSamples": 0}, {"minSamples": 100})
+]
+PORTS = [[{"port": 80 + index} for index in range(count)] for count in range(4)]
 CASES: list[tuple[type[ApiModel], dict[str, Any]]] = [
     *((api.Strategy, value) for value in STRATEGIES),
     *((api.CanaryStep, value) for value in STEPS),
     *((api.MetricSpec, value) for value in METRICS),
+    *((api.MetricSpec, value) for value in SAMPLED),
+    *((api.ServiceSpec, {"ports": ports}) for ports in PORTS),
+    (api.ServiceSpec, {}),
     *((api.MaxIncrease, value) for value in subsets({"absolute": 0.1, "percent": 5})),
     *((api.StickyKey, value) for value in subsets({"header": "x-user", "cookie": "session"})),
     *(

@@ -22,10 +22,19 @@ def test_parse(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "5", "5 minutes", "1d", "30s5m", "-5s", "m", True, None, -1])
+@pytest.mark.parametrize(
+    "bad", ["", "5", "5 minutes", "1d", "30s5m", "-5s", "m", " 5m", "5m\n", "\uff15m", True, None, -1, 60, 1.5]
+)
 def test_parse_refuses_with_the_value_named(bad: object) -> None:
     with pytest.raises(ValueError, match=re.escape(repr(bad))):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize(("number", "hint"), [(60, "60s"), (1.5, "1500ms"), (-1, "30s")])
+def test_a_bare_number_is_refused_with_a_unit_suggested(number: float, hint: str) -> None:
+    # The CRD types durations as strings: the API server refuses 60, so the model does too.
+    with pytest.raises(ValueError, match=f"is a number, not a duration; write it with a unit, e.g. {hint}$"):
+        parse_duration(number)
 
 
 @pytest.mark.parametrize(
@@ -40,14 +49,15 @@ def test_format_then_parse_round_trips_to_the_millisecond(millis: int) -> None:
     assert parse_duration(format_duration(millis / 1000)) == pytest.approx(millis / 1000, abs=1e-9)
 
 
-@given(st.text(alphabet="0123456789hms", max_size=10))
+@given(st.text(alphabet="0123456789hms \n\uff15\u0663", max_size=10))
 def test_crd_pattern_accepts_what_the_parser_accepts(text: str) -> None:
+    # Spaces, a trailing newline and digits of other scripts: RE2 on the API server refuses them all.
     try:
         parse_duration(text)
         parsed = True
     except ValueError:
         parsed = False
-    assert bool(text and re.fullmatch(DURATION_PATTERN, text)) == parsed
+    assert bool(text and re.fullmatch(DURATION_PATTERN, text)) == parsed  # fullmatch: anchored as RE2 is
 
 
 def test_model_field_reads_text_and_writes_canonical_text() -> None:

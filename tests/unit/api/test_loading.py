@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,7 @@ def test_problems_of_several_documents_are_labelled(example: Callable[[str], Any
     text = yaml.safe_dump_all([example("shadow.yaml"), bad, {"metadata": {}}])
     assert problems(text) == [
         "document 2 (iris-classifier): .spec.replicas: -1 is outside 0..1000",
+        "document 3: .metadata.name: is required; the API server needs a name (or generateName) for the object",
         "document 3: .spec: is required",
     ]
 
@@ -60,6 +62,36 @@ def test_odd_metadata_in_a_multi_document_file_is_reported(metadata: Any) -> Non
     text = yaml.safe_dump_all([{"metadata": metadata}, {"metadata": {"name": "b"}}])
     found = problems(text)
     assert found[0].startswith("document 1: ") and found[-1] == "document 2 (b): .spec: is required"
+
+
+def test_a_null_field_is_absent_as_the_api_server_prunes_it(example: Callable[[str], Any]) -> None:
+    doc = example("canary.yaml")
+    doc["spec"]["replicas"] = None
+    doc["spec"]["router"] = {"sticky": None, "resources": {"limits": None}}
+    (rollout,) = load_rollouts(yaml.safe_dump(doc))
+    assert rollout.spec.replicas == 1 and rollout.spec.router.sticky is None
+
+
+def test_a_null_list_item_is_refused_as_the_api_server_refuses_it(example: Callable[[str], Any]) -> None:
+    doc = example("canary.yaml")
+    doc["spec"]["strategy"]["canary"]["steps"].append(None)
+    assert any(".spec.strategy.canary.steps[" in found and "null is not a mapping" in found for found in problems(yaml.safe_dump(doc)))
+
+
+def test_status_in_a_manifest_is_ignored_as_on_create(example: Callable[[str], Any]) -> None:
+    doc = example("canary.yaml")
+    doc["status"] = {"phase": "Bogus"}
+    (rollout,) = load_rollouts(yaml.safe_dump(doc))
+    assert rollout.status.phase is None
+
+
+def test_yaml_values_are_read_as_json_carries_them(example: Callable[[str], Any]) -> None:
+    # An unquoted date is text once the document is JSON, as kubectl sends it to the API server.
+    doc = example("canary.yaml")
+    doc["spec"]["router"] = {"image": datetime.date(2024, 5, 1)}
+    assert "image: 2024-05-01\n" in yaml.safe_dump(doc)
+    (rollout,) = load_rollouts(yaml.safe_dump(doc))
+    assert rollout.spec.router.image == "2024-05-01"
 
 
 def test_the_error_reads_as_a_report(example: Callable[[str], Any]) -> None:

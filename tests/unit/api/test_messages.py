@@ -59,7 +59,14 @@ def test_a_wrong_shape_names_what_was_expected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [("text", "'text'"), (None, "null"), (3, "3"), ("x" * 100, "'" + "x" * 56 + "...")]
+    ("value", "shown"),
+    [("text", "'text'"), (None, "null"), (3, "3"), (True, "true"), (False, "false"), ("x" * 100, "'" + "x" * 56 + "...")],
 )
 def test_values_are_shown_as_written_and_cut_short(value: object, shown: str) -> None:
     assert show_value(value) == shown
+
+
+def test_a_model_validators_finding_is_placed_at_the_field_it_names() -> None:
+    ports = [{"port": 80}, {"name": "grpc", "port": 9000, "targetPort": 9000}]
+    (found,) = described({"service": {"ports": ports}})
+    assert found.startswith(".spec.service.ports[1]: grpc (port 9000) is a second port; the router carries one HTTP port")
