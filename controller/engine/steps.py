@@ -2,9 +2,11 @@
 
 A traffic step writes its split and completes once the routers confirm it (never in the
 decision that wrote it); no split that gives the candidate more reaches it before the
-candidate is ready. A pause completes when its time is up, an analysis when every metric has
-passed `count` times, and `Promote` / `ReportVerdict` end the rollout. Nothing runs while a
-person's attention is needed (a manual pause or an inconclusive stall).
+candidate is ready at the size that share needs, and `Promote` waits for it at full size. A
+pause completes when its time is up, an analysis when every metric has passed `count` times,
+and `Promote` / `ReportVerdict` end the rollout. Nothing runs while a person's attention is
+needed (a manual pause or an inconclusive stall) or while a provider is down past its
+`errorLimit`.
 """
 
 from __future__ import annotations
