@@ -3,6 +3,11 @@
 A metric has exactly one source (the router's built-in measurements, Prometheus, or a webhook)
 and exactly one judgement (absolute bounds, a maximum increase over stable, or a statistical
 comparison of candidate against stable at a confidence level).
+
+Every combination accepted here can be judged: a statistical comparison needs events out of a
+count or a distribution per variant, which only the router measures (not its request rate), so
+`compare` on Prometheus or a webhook is refused; `minSamples` needs a count from the source, so
+it is refused on a Prometheus query without `samplesQuery`.
 """
 
 from __future__ import annotations
@@ -83,7 +88,11 @@ class PrometheusSource(ApiModel):
 
 
 class WebhookSource(ApiModel):
-    """POSTs the rollout context; the reply is `{"value": x}` or `{"verdict": "Passed|Failed|..."}`."""
+    """POSTs the rollout context; the reply is `{"verdict": "Passed|Failed|Inconclusive"}`, or a value judged by the metric.
+
+    A value is `{"value": x}` (the candidate's) or `{"candidate": x, "stable": y}` (maxIncrease needs
+    both), with `"samples": n` when something counts them (minSamples needs it).
+    """
 
     url: HttpAddress
     timeout: Duration = 10.0
@@ -104,7 +113,7 @@ class MaxIncrease(ApiModel):
 
 
 class Comparison(ApiModel):
-    """A statistical test of candidate against stable; fails only on significant harm."""
+    """A statistical test of candidate against stable; fails only on significant harm. Router metrics only, not requestRate."""
 
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     worse_if: Literal["higher", "lower"] = "higher"

@@ -5,8 +5,11 @@ relative judgement on a Prometheus query that cannot tell stable from candidate,
 metric in a rollout that never mirrors. `validate_spec` names each such problem with the
 full field path; the engine reports the first one as `InvalidSpec`.
 
-`load_rollouts` reads ModelRollout YAML the way the CLI gets it, and turns every problem,
-from a YAML syntax error to a semantic one, into one `InvalidRollouts` error listing them all.
+`load_rollouts` reads ModelRollout YAML the way the CLI gets it, judges each document as the
+API server would (`admission.server_view`, then the models with strict types), and turns every
+problem, from a YAML syntax error to a semantic one, into one `InvalidRollouts` error listing
+them all. So `modelrollout validate` accepts exactly what `kubectl apply` gets past the server,
+plus these semantic checks, which the controller reports as InvalidSpec.
 """
 
 from __future__ import annotations
