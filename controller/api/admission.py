@@ -9,7 +9,8 @@ own; `server_view` repeats them, so the models then judge the same document:
   while a null list item stays and is refused;
 - `status` is ignored on create and update (it has its own subresource);
 - an integer beyond 64 bits is no integer to the server's decoder;
-- `metadata.name` (or `generateName`) is required and must be a lowercase RFC 1123 subdomain.
+- `metadata` is checked as Kubernetes checks ObjectMeta (`objectmeta.metadata_problems`): a
+  name (or generateName) that is a lowercase RFC 1123 subdomain, labels and annotations.
 
 Types are then checked strictly (`"3"` is not an integer, `1` is not `true`), as the schema does.
 """
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+from controller.api.objectmeta import metadata_problems
 
 __all__ = ["server_view"]
 
@@ -27,38 +29,15 @@ Schema = dict[str, Any]
 Problem = tuple[str, str]  # (`.spec...` path, sentence)
 
 _INT64 = (-(2**63), 2**63 - 1)
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_NAME_MAX = 253
 
 
 def server_view(document: dict[str, Any], schema: Schema) -> tuple[dict[str, Any], list[Problem]]:
     """The document the server's schema would judge, and what its decoding and metadata checks refuse."""
     wire = json.loads(json.dumps(document, default=str))  # keys and YAML dates as JSON has them
     wire.pop("status", None)
-    problems: list[Problem] = list(_metadata_problems(wire.get("metadata")))
+    problems: list[Problem] = metadata_problems(wire.get("metadata"))
     pruned = _prune(wire, schema, "", problems)
     return pruned, problems
-
-
-def _metadata_problems(metadata: Any) -> list[Problem]:
-    if not isinstance(metadata, dict):
-        return []  # the model names a metadata that is not a mapping
-    name = metadata.get("name")
-    if name is None:
-        if metadata.get("generateName"):
-            return []
-        return [(".metadata.name", "is required; the API server needs a name (or generateName) for the object")]
-    if not isinstance(name, str):
-        return [(".metadata.name", f"{name!r} is not a string")]
-    if len(name) > _NAME_MAX or not _SUBDOMAIN.fullmatch(name):
-        return [
-            (
-                ".metadata.name",
-                f"{name!r} is not a valid name: lowercase letters, digits, '-' and '.', starting and ending"
-                f" with a letter or digit, at most {_NAME_MAX} characters",
-            )
-        ]
-    return []
 
 
 def _prune(value: Any, schema: Schema, path: str, problems: list[Problem]) -> Any:

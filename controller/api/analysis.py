@@ -88,9 +88,9 @@ class PrometheusSource(ApiModel):
 
 
 class WebhookSource(ApiModel):
-    """POSTs the rollout context; the reply is `{"verdict": "Passed|Failed|Inconclusive"}`, or a value judged by the metric.
+    """POSTs the rollout context; the reply is a verdict, or a value the metric's judgement reads.
 
-    A value is `{"value": x}` (the candidate's) or `{"candidate": x, "stable": y}` (maxIncrease needs
+    A verdict is `{"verdict": "Passed|Failed|Inconclusive"}`. A value is `{"value": x}` (the candidate's) or `{"candidate": x, "stable": y}` (maxIncrease needs
     both), with `"samples": n` when something counts them (minSamples needs it).
     """
 
@@ -113,7 +113,10 @@ class MaxIncrease(ApiModel):
 
 
 class Comparison(ApiModel):
-    """A statistical test of candidate against stable; fails only on significant harm. Router metrics only, not requestRate."""
+    """A statistical test of candidate against stable; fails only on significant harm.
+
+    Router metrics only, not requestRate: a test needs events out of a count or a distribution.
+    """
 
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     worse_if: Literal["higher", "lower"] = "higher"
@@ -195,7 +198,9 @@ class MetricSpec(ApiModel):
         if self.compare is None:
             return
         if source != "router":
-            answers = "a prometheus query gives one value" if source == "prometheus" else "a webhook answers a value or a verdict"
+            answers = (
+                "a prometheus query gives one value" if source == "prometheus" else "a webhook answers a value or a verdict"
+            )
             raise FieldIssue(
                 f"needs a router source: {answers} per variant, and a statistical test needs events out of a"
                 " count or a distribution per variant; use maxIncrease or min/max instead",

@@ -89,6 +89,14 @@ EDGES: list[tuple[str, dict[str, Any], bool]] = [
     ("generateName instead of a name", {".metadata": {"generateName": "iris-"}}, True),
     ("name of 253 characters", {".metadata.name": "a" * 253}, True),
     ("name of 254 characters", {".metadata.name": "a" * 254}, False),
+    ("generateName with capitals", {".metadata": {"generateName": "Iris-"}}, False),
+    ("labels of every allowed shape", {".metadata.labels": {"app.kubernetes.io/name": "iris", "tier": "", "v": "1.2_rc-3"}}, True),
+    ("label value as a number", {".metadata.labels": {"version": 2}}, False),
+    ("label key with a space", {".metadata.labels": {"a b": "x"}}, False),
+    ("label value of 64 characters", {".metadata.labels": {"a": "x" * 64}}, False),
+    ("annotation of any text", {".metadata.annotations": {"example.com/note": "any text\nat all"}}, True),
+    ("annotation key starting with '-'", {".metadata.annotations": {"-a": "x"}}, False),
+    ("misspelt metadata field", {".metadata.lables": {"a": "b"}}, False),
 ]
 
 
