@@ -7,6 +7,8 @@ limit allows no increase at all; metrics that can sit at 0 (error rates) want `a
 
 from __future__ import annotations
 
+import math
+
 from controller.analysis.judges.evidence import is_rate, result, show, show_delta
 from controller.analysis.judges.samples import point_value
 from controller.analysis.observations import AnalysisResult, MetricObservation
@@ -54,7 +56,7 @@ def _absolute(
         candidate_value=candidate,
         stable_value=stable,
         statistic="increase",
-        statistic_value=increase,
+        statistic_value=_finite(increase),
         threshold=allowed,
     )
 
@@ -77,9 +79,14 @@ def _percent(
         candidate_value=candidate,
         stable_value=stable,
         statistic="increase_percent",
-        statistic_value=percent,
+        statistic_value=_finite(percent),
         threshold=allowed,
     )
+
+
+def _finite(number: float | None) -> float | None:
+    """The number for the evidence, or None past float range (1e306 over 1 is an infinite percent)."""
+    return number if number is None or math.isfinite(number) else None
 
 
 def _from_zero(head: str, candidate: float, allowed: float) -> tuple[Verdict, str, float | None]:

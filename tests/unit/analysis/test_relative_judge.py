@@ -85,3 +85,13 @@ def test_missing_stable_value_is_inconclusive(metric: MetricFactory, observe: Ob
     result = judge(metric(maxIncrease={"percent": 10}), observation)
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "no stable value" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("limit", "candidate", "stable"), [({"percent": 10}, 1.8e306, 1.0), ({"absolute": 1}, 1.7e308, -1.7e308)]
+)
+def test_a_change_past_float_range_fails_with_no_infinite_number_in_the_evidence(
+    metric: MetricFactory, observe: ObservationFactory, limit: dict[str, float], candidate: float, stable: float
+) -> None:
+    result = judge(metric(router="latencyP99", maxIncrease=limit), _pair(observe, candidate, stable))
+    assert result.verdict is Verdict.FAILED and result.statistic_value is None
