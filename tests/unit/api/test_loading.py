@@ -115,7 +115,8 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# No deadline: what is tested is that nothing crashes, and a loaded machine makes a YAML round trip slow.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.lists(st.integers(0, 8), min_size=1, max_size=6), value=JSON)
 def test_any_change_to_a_good_spec_loads_or_is_reported(
     example: Callable[[str], Any], path: list[int], value: Any
@@ -139,6 +140,7 @@ def test_any_change_to_a_good_spec_loads_or_is_reported(
         assert str(exc).startswith("<input>: ") and exc.path is not None
 
 
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_loads_or_is_reported(text: str) -> None:
     try:
