@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from controller.api.resource import PLURAL, ModelRollout, revision_of
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.leader import LeaseConfig
@@ -48,6 +50,7 @@ from tests.integration.kube.rest import Rest
 
 __all__ = ["ROUTER_RANGE", "Models", "RunningController", "Scene", "canary_document", "reach_router", "template"]
 
+_APPLY_ATTEMPTS = 10
 FAST = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=5.0, idle_resync_s=30.0)
 # Where the Scene lists its routers: inside the loopback node's pod range, above the addresses it hands out.
 ROUTER_RANGE = ipaddress.ip_network("10.244.255.0/24")
@@ -146,12 +149,22 @@ class Scene:
     # --- the API --------------------------------------------------------------------------
 
     def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        """`kubectl apply` of a ModelRollout's spec: created, or its spec replaced."""
+        """`kubectl apply` of a ModelRollout's spec: created, or its spec replaced.
+
+        The controller writes the status meanwhile, so a replace conditional on the version read
+        can meet a Conflict; like kubectl, read again and retry.
+        """
         body = {**document, "metadata": {**document["metadata"], "namespace": self.namespace}}
-        live = self.api.get(PLURAL, self.namespace, body["metadata"]["name"])
-        if live is None:
-            return self.api.create(PLURAL, self.namespace, body)
-        return self.api.replace(PLURAL, self.namespace, {**live, "spec": body["spec"]})
+        for _attempt in range(_APPLY_ATTEMPTS):
+            live = self.api.get(PLURAL, self.namespace, body["metadata"]["name"])
+            if live is None:
+                return self.api.create(PLURAL, self.namespace, body)
+            try:
+                return self.api.replace(PLURAL, self.namespace, {**live, "spec": body["spec"]})
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+        raise AssertionError(f"applying {body['metadata']['name']} met a Conflict {_APPLY_ATTEMPTS} times in a row")
 
     def rollout(self, name: str) -> dict[str, Any]:
         return self.must_get(PLURAL, name)
