@@ -170,6 +170,18 @@ PRINTER_COLUMNS: tuple[Schema, ...] = (
         "jsonPath": ".status.candidateRevision",
         "description": "Revision being rolled out.",
     },
+    {
+        "name": "Replicas",
+        "type": "integer",
+        "jsonPath": ".status.replicas",
+        "description": "Model pods of every revision (the scale subresource's status).",
+    },
+    {
+        "name": "Ready",
+        "type": "integer",
+        "jsonPath": ".status.readyReplicas",
+        "description": "Ready model pods of every revision.",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 

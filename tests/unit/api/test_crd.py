@@ -151,7 +151,7 @@ def test_scale_subresource_paths_are_fields_of_the_schema(crd: Schema, openapi: 
 
 def test_printer_columns_point_at_fields_the_schema_has(crd: Schema, openapi: Schema) -> None:
     columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
-    assert [column["name"] for column in columns] == ["Phase", "Step", "Traffic", "Stable", "Candidate", "Age"]
+    assert [column["name"] for column in columns] == ["Phase", "Step", "Traffic", "Stable", "Candidate", "Replicas", "Ready", "Age"]
     for column in columns[:-1]:
         _, top, field = column["jsonPath"].split(".")
         node = openapi["properties"][top]["properties"][field]
