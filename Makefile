@@ -20,7 +20,7 @@ KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
 endif
 endif
 
-.PHONY: demo test test-unit test-integration crd bench bench-router bench-controller bench-soak lint e2e-kind clean
+.PHONY: demo test test-unit test-integration crd reference bench bench-router bench-controller bench-soak lint e2e-kind clean
 
 $(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test-unit: $(STAMP)
 
 crd: $(DEMO_STAMP)
 	$(BIN)/modelrollout crd > manifests/crd/modelrollouts.yaml
+
+# The README's resource reference, from the same API models as the CRD (a unit test fails while they differ).
+reference: $(DEMO_STAMP)
+	$(BIN)/python -c "from pathlib import Path; from controller.api.reference import replace_reference; p = Path('README.md'); p.write_text(replace_reference(p.read_text()))"
 
 bench-router: $(STAMP)
 	$(BIN)/python bench/router.py
