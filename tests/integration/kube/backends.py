@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 import yaml
 from kubernetes import client as k8s
-from kubernetes import utils as k8s_utils
 from kubernetes.client.exceptions import ApiException
 
 from controller.kube.objects import LABEL_COMPONENT
 from tests.controlplane import ControlPlane
+from tests.controlplane.apply import create_or_replace
 from tests.fakekube import FakeKube
 from tests.integration.kube.rest import Rest
 from tests.loopnode import LoopbackNode, pod_key
@@ -99,37 +99,6 @@ def _wait(what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _replace(admin: k8s.ApiClient, document: dict[str, Any]) -> None:
-    name, kind = document["metadata"]["name"], document["kind"]
-    if kind == "CustomResourceDefinition":
-        # A CRD is never replaced unconditionally: the write names the version it replaces.
-        extensions = k8s.ApiextensionsV1Api(admin)
-        version = extensions.read_custom_resource_definition(name).metadata.resource_version
-        extensions.replace_custom_resource_definition(name, {**document, "metadata": {**document["metadata"], "resourceVersion": version}})
-        return
-    rbac = k8s.RbacAuthorizationV1Api(admin)
-    namespace = document["metadata"].get("namespace")
-    replacers: dict[str, Callable[[], Any]] = {
-        "ClusterRole": lambda: rbac.replace_cluster_role(name, document),
-        "ClusterRoleBinding": lambda: rbac.replace_cluster_role_binding(name, document),
-        "Role": lambda: rbac.replace_namespaced_role(name, namespace, document),
-        "RoleBinding": lambda: rbac.replace_namespaced_role_binding(name, namespace, document),
-    }
-    replacers[kind]()
-
-
-def _apply(admin: k8s.ApiClient, document: dict[str, Any]) -> None:
-    """Create; or replace, when another test of the session (tests/integration/realkube) applied it first."""
-    try:
-        k8s_utils.create_from_dict(admin, document)
-        return
-    except k8s_utils.FailToCreateError as exc:
-        if any(e.status != 409 for e in exc.api_exceptions):
-            raise
-    if document["kind"] not in ("Namespace", "ServiceAccount"):  # nothing in those that a test depends on
-        _replace(admin, document)
-
-
 class RealCluster:
     """The session's control plane, made ready to run the operator as install.yaml installs it."""
 
@@ -145,11 +114,11 @@ class RealCluster:
     @staticmethod
     def _install(admin: k8s.ApiClient) -> None:
         crd = yaml.safe_load((REPO_ROOT / "manifests" / "crd" / "modelrollouts.yaml").read_text())
-        _apply(admin, crd)
+        create_or_replace(admin, crd)
         documents = [d for d in yaml.safe_load_all((REPO_ROOT / "manifests" / "install.yaml").read_text()) if d]
         for kind in _INSTALLED_KINDS:  # in an order that creates each object's namespace first
             for document in (d for d in documents if d["kind"] == kind):
-                _apply(admin, document)
+                create_or_replace(admin, document)
         extensions = k8s.ApiextensionsV1Api(admin)
 
         def established() -> bool:

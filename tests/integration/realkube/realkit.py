@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 from kubernetes import client as k8s
-from kubernetes import utils as k8s_utils
-from kubernetes.client.exceptions import ApiException
 
 from tests.controlplane import ControlPlane
+from tests.controlplane.apply import create_or_replace
 
 __all__ = [
     "CONTROLLER_NAMESPACE",
@@ -65,36 +64,10 @@ async def async_wait_until(what: str, check: Callable[[], Any], timeout_s: float
         await asyncio.sleep(every_s)
 
 
-def _create_or_replace(api_client: k8s.ApiClient, document: dict[str, Any]) -> None:
-    try:
-        k8s_utils.create_from_dict(api_client, document)
-        return
-    except k8s_utils.FailToCreateError as exc:
-        if any(e.status != 409 for e in exc.api_exceptions):
-            raise
-    if document["kind"] in ("Namespace", "ServiceAccount"):
-        return  # nothing in them that a test depends on; replacing a ServiceAccount would drop its tokens' secrets
-    _replace(api_client, document)
-
-
-def _replace(api_client: k8s.ApiClient, document: dict[str, Any]) -> None:
-    name, kind = document["metadata"]["name"], document["kind"]
-    if kind == "CustomResourceDefinition":
-        api = k8s.ApiextensionsV1Api(api_client)
-        live = api.read_custom_resource_definition(name)
-        api.replace_custom_resource_definition(name, {**document, "metadata": {**document["metadata"], "resourceVersion": live.metadata.resource_version}})
-        return
-    rbac = k8s.RbacAuthorizationV1Api(api_client)
-    replacers = {"ClusterRole": rbac.replace_cluster_role, "ClusterRoleBinding": rbac.replace_cluster_role_binding}
-    if kind not in replacers:
-        raise ValueError(f"no replace for {kind} {name} here")
-    replacers[kind](name, document)
-
-
 def apply_crd(api_client: k8s.ApiClient) -> None:
     """The ModelRollout CRD of the working tree, applied and Established."""
     document = yaml.safe_load((REPO_ROOT / "manifests" / "crd" / "modelrollouts.yaml").read_text())
-    _create_or_replace(api_client, document)
+    create_or_replace(api_client, document)
     api = k8s.ApiextensionsV1Api(api_client)
 
     def established() -> bool:
@@ -122,7 +95,7 @@ def apply_controller_rbac(control_plane: ControlPlane) -> None:
     assert {(d["kind"], d["metadata"]["name"]) for d in documents} == wanted, "install.yaml lacks part of the controller's RBAC"
     with control_plane.api_client() as api_client:
         for document in sorted(documents, key=lambda d: d["kind"] != "Namespace"):
-            _create_or_replace(api_client, document)
+            create_or_replace(api_client, document)
 
 
 def audit_requests(control_plane: ControlPlane, *, namespace: str, user: str | None = None) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,6 @@ is listed in an EndpointSlice of its own at a pod-range address that the control
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import subprocess
 import sys
 import uuid
@@ -31,13 +30,14 @@ from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from tests.controlplane import ControlPlane
 from tests.integration.realkube.realkit import audit_requests
-from tests.loopnode import LoopbackNode, pod_key
+from tests.integration.kube.backends import RouterPodsUnready
+from tests.integration.kube.scene import ROUTER_RANGE, reach_router
+from tests.loopnode import LoopbackNode
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 NAME = "iris"
 SELECTOR = f"{LABEL_ROLLOUT}={NAME},{LABEL_COMPONENT}=model"
-ROUTER_RANGE = ipaddress.ip_network("10.244.255.0/24")
 # Quick resyncs, so twenty reconciles of a paused rollout take seconds.
 QUICK = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=0.2, idle_resync_s=0.5)
 # Generous: these tests must pass with one of two cores kept busy.
@@ -56,27 +56,6 @@ def document(namespace: str, replicas: int, version: str = "v1") -> dict[str, An
         "metadata": {"name": NAME, "namespace": namespace},
         "spec": {"replicas": replicas, "template": template(version), "strategy": {"canary": {"steps": steps}}},
     }
-
-
-class RouterPodsUnready:
-    """Loopback-node runtime: router Pods never turn ready (the test's router process stands in), others at once."""
-
-    def __init__(self) -> None:
-        self._routers: set[str] = set()
-
-    def start(self, pod: dict[str, Any], ip: str) -> None:
-        if (pod["metadata"].get("labels") or {}).get(LABEL_COMPONENT) == "router":
-            self._routers.add(pod_key(pod))
-
-    def ready(self, key: str) -> bool:
-        return key not in self._routers
-
-    def stop(self, key: str) -> None:
-        self._routers.discard(key)
-
-
-def reach_router(address: str) -> str:
-    return "127.0.0.1" if ipaddress.ip_address(address) in ROUTER_RANGE else address
 
 
 def nowhere(rollout: ModelRollout, revision: str) -> str:
