@@ -36,15 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -55,49 +52,13 @@ from nginx_servers import (
     split_proxy_config,
     start_nginx,
 )
+from processes import free_port, running
 from wrk import Result, post_script, run_wrk
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # How wrk sends: as fast as it can, at ~1,000 req/s with spread arrivals, or at that rate in bursts.
 Pace = Literal["saturated", "paced", "burst"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout_s:g}s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def _running(process: subprocess.Popen[bytes], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    try:
-        _wait_http(ready_url)
-        yield process
-    finally:
-        _stop(process)
 
 
 def _router_config(workdir: Path, ports: Ports, mirror_percent: int) -> Path:
@@ -113,7 +74,7 @@ def _router_config(workdir: Path, ports: Ports, mirror_percent: int) -> Path:
 
 
 def _start_router(config: Path, core: int) -> tuple[subprocess.Popen[bytes], str, str]:
-    data, admin = _free_port(), _free_port()
+    data, admin = free_port(), free_port()
     command = [
         "taskset", "-c", str(core), sys.executable, "-m", "router", "--config", str(config),
         "--listen", f"127.0.0.1:{data}", "--admin-listen", f"127.0.0.1:{admin}", "--log-level", "warning",
@@ -162,7 +123,7 @@ class Bench:
     def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated") -> None:
         config = _router_config(self.workdir, ports, mirror_percent)
         process, url, admin = _start_router(config, self.args.proxy_core)
-        with _running(process, f"{admin}/readyz"):
+        with running(process, f"{admin}/readyz"):
             self.load(name, url, pace)
             print(f"  {'':<24} {_router_counts(admin)}")
 
@@ -311,12 +272,12 @@ def main() -> int:
     if missing or binary is None:
         print(f"missing {', '.join(missing)}; install with: apt-get install -y nginx-light wrk util-linux", file=sys.stderr)
         return 2
-    ports = Ports(_free_port(), _free_port(), _free_port())
+    ports = Ports(free_port(), free_port(), free_port())
     with tempfile.TemporaryDirectory(prefix="router-bench-") as tmp:
         workdir = Path(tmp)
         bench = Bench(args, workdir)
         backends = start_nginx(binary, workdir / "backends", backends_config(workdir / "backends", ports), args.load_core)
-        with _running(backends, f"http://127.0.0.1:{ports.stable}/"):
+        with running(backends, f"http://127.0.0.1:{ports.stable}/"):
             print(f"proxy on core {args.proxy_core}; wrk and nginx backends on core {args.load_core}; {args.connections} connections, {args.duration}s each")
             print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
             for round_number in range(1, args.rounds + 1):
@@ -331,7 +292,7 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports) -> None:
     direct = f"http://127.0.0.1:{ports.stable}/v1/models/bench:predict"
     bench.load("direct", direct)
     split = start_nginx(binary, workdir / "split", split_proxy_config(workdir / "split", ports), bench.args.proxy_core)
-    with _running(split, f"http://127.0.0.1:{ports.split_proxy}/"):
+    with running(split, f"http://127.0.0.1:{ports.split_proxy}/"):
         bench.load("nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict")
         for pace in ("paced", "burst"):
             bench.load(f"{pace} nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", pace)

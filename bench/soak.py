@@ -35,11 +35,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nginx_servers import Ports, backends_config, nginx_binary, start_nginx
+from processes import free_port, running, stop, wait_http
 from wrk import Result, post_script, run_wrk
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,43 +54,13 @@ IDLE_BURST, IDLE_HOLD_S = 5_000, 20.0
 MB = 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, timeout_s: float = 20.0, answer_s: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=answer_s):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout_s:g}s")
-
-
 def _get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=5) as response:
         return dict(json.load(response))
 
 
-@contextmanager
-def _process(command: list[str], ready_url: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if ready_url:
-            _wait_http(ready_url)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def _process(command: list[str], ready_url: str | None = None) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return running(subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), ready_url)
 
 
 @dataclass
@@ -173,9 +144,9 @@ class Soak:
         self.workdir = workdir
         self.stack = stack
         # nginx serves `ports.stable` (and a second port nobody calls); the candidate is ours to slow down and stop.
-        self.ports = Ports(stable=_free_port(), candidate=_free_port(), split_proxy=_free_port())
-        self.candidate_port = _free_port()
-        self.data_port, self.admin_port = _free_port(), _free_port()
+        self.ports = Ports(stable=free_port(), candidate=free_port(), split_proxy=free_port())
+        self.candidate_port = free_port()
+        self.data_port, self.admin_port = free_port(), free_port()
         self.path = "/v1/models/bench:predict"
         self.candidate: subprocess.Popen[bytes] | None = None
 
@@ -189,7 +160,7 @@ class Soak:
             sys.exit("nginx is needed (Debian package nginx)")
         nginx = start_nginx(binary, self.workdir / "nginx", backends_config(self.workdir / "nginx", self.ports), LOAD_CORE)
         self.stack.callback(nginx.terminate)
-        _wait_http(f"http://127.0.0.1:{self.ports.stable}/")
+        wait_http(f"http://127.0.0.1:{self.ports.stable}/")
         self.start_candidate(delay_ms=0)
         config = {
             "generation": 1,
@@ -213,12 +184,11 @@ class Soak:
             "--name", "candidate", "--delay-ms", str(delay_ms),
         ]  # fmt: skip
         self.candidate = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_http(f"http://127.0.0.1:{self.candidate_port}/text", answer_s=1 + delay_ms / 1000)
+        wait_http(f"http://127.0.0.1:{self.candidate_port}/text", answer_s=1 + delay_ms / 1000)
 
     def stop_candidate(self) -> None:
-        if self.candidate is not None and self.candidate.poll() is None:
-            self.candidate.terminate()
-            self.candidate.wait(timeout=10)
+        if self.candidate is not None:
+            stop(self.candidate)
         self.candidate = None
 
     def wrk(self, script: Path, connections: int, seconds: int) -> Result:
