@@ -13,6 +13,7 @@ from time import perf_counter
 from router.compare import Scalar, compare
 from router.errors import UpstreamError
 from router.feedback import PredictionLog
+from router.load import Load
 from router.measure import Measurements
 from router.server import Request
 from router.state import Active

@@ -29,7 +29,7 @@ from controller.kube.routers import RouterEndpoint, RouterPoller
 from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
-from controller.local.session import Outcome, SessionResult, run_session
+from controller.local.session import SessionResult, run_session
 from controller.local.view import LiveSnapshot, live_view, render
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.webhook import WebhookProvider
