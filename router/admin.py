@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from router.asgi import Receive, Scope, Send, send_bytes, send_json
 from router.feedback import FEEDBACK_LIST, Feedback, PredictionLog, judge_label
 from router.load import Load
-from router.measure import Measurements
+from router.measure import Measurements, Readability
 from router.metrics import exposition
 from router.state import ConfigKeeper
 from router.stats import RouterStats
@@ -53,7 +53,34 @@ class AdminApp:
 
     def snapshot(self) -> RouterStats:
         instance_id, started_at = self._identity
-        return self._measurements.snapshot(instance_id, started_at, self._keeper.generation)
+        active = self._keeper.active
+        sample = active.extractor.unreadable_sample if active is not None else None
+        return self._measurements.snapshot(instance_id, started_at, self._keeper.generation, sample)
+
+    def readability(self) -> dict[str, Readability]:
+        return {name: counters.readability() for name, counters in self._measurements.variants.items()}
+
+    def unreadable(self) -> str | None:
+        """What `/readyz` says when most answers of a variant cannot be read under the protocol setting.
+
+        Still ready: the router routes every request as before; only its analysis sees nothing.
+        """
+        active = self._keeper.active
+        if active is None:
+            return None
+        found = [(name, counts) for name, counts in self.readability().items() if counts.mostly_unreadable]
+        if not found:
+            return None
+        name, counts = found[0]
+        predictions = active.config.predictions
+        setting = f"predictions.protocol: {predictions.protocol}"
+        if predictions.protocol == "jsonpath":
+            setting += f", predictions.jsonPath: {predictions.json_path}"
+        sample = active.extractor.unreadable_sample or "unknown"
+        return (
+            f"{counts.unreadable} of {counts.answers} {name} answers since generation {active.config.generation} "
+            f"hold no predictions under {setting}; answers look like {sample}"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +94,7 @@ class AdminApp:
             await send_json(send, 404, {"error": f"no such admin endpoint {scope['path']}; expected one of /metrics /stats /healthz /readyz /feedback"})
 
     async def _metrics(self, receive: Receive, send: Send) -> None:
-        await send_bytes(send, 200, exposition(self.snapshot, self._load), [_PROMETHEUS])
+        await send_bytes(send, 200, exposition(self.snapshot, self._load, self.readability), [_PROMETHEUS])
 
     async def _stats(self, receive: Receive, send: Send) -> None:
         await send_bytes(send, 200, self.snapshot().model_dump_json(by_alias=True).encode(), [(b"content-type", b"application/json")])
@@ -77,7 +104,10 @@ class AdminApp:
 
     async def _readyz(self, receive: Receive, send: Send) -> None:
         ready = self._keeper.active is not None
-        document = {"ready": ready, "generation": self._keeper.generation, "lastConfigError": self._keeper.last_error}
+        document: dict[str, Any] = {"ready": ready, "generation": self._keeper.generation, "lastConfigError": self._keeper.last_error}
+        unreadable = self.unreadable()
+        if unreadable is not None:
+            document["predictionsUnreadable"] = unreadable
         await send_json(send, 200 if ready else 503, document)
 
     async def _feedback(self, receive: Receive, send: Send) -> None:

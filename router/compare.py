@@ -18,9 +18,12 @@ import orjson
 from router.config import Predictions
 from router.jsonpath import compile_path, evaluate
 
-__all__ = ["Comparison", "Extractor", "Scalar", "compare", "flatten", "label_key"]
+__all__ = ["Comparison", "Extractor", "SAMPLE_CHARS", "Scalar", "compare", "flatten", "label_key", "shape_of"]
 
 Scalar = float | int | str | bool | None
+
+# How much of an unreadable answer's shape is kept: enough to recognise a protocol, never a value.
+SAMPLE_CHARS = 120
 
 
 def flatten(value: Any) -> list[Scalar]:
@@ -42,23 +45,34 @@ def label_key(value: Scalar) -> str:
 
 
 class Extractor:
-    """Finds the predictions in a response body, as configured; None when it cannot."""
+    """Finds the predictions in a response body, as configured; None when it cannot.
 
-    __slots__ = ("_protocol", "_steps")
+    `unreadable_sample` is the shape of the last answer it could not read (`shape_of`), so a
+    protocol setting that reads nothing can say what the answers look like. It is written only
+    on a failure: reading answers costs nothing more.
+    """
+
+    __slots__ = ("_protocol", "_steps", "unreadable_sample")
 
     def __init__(self, predictions: Predictions) -> None:
         self._protocol = predictions.protocol
         self._steps = compile_path(predictions.json_path) if predictions.json_path else ()
+        self.unreadable_sample: str | None = None
 
     def extract(self, path: str, body: bytes) -> list[Scalar] | None:
         if not body:
+            self.unreadable_sample = "an empty body"
             return None
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
+            self.unreadable_sample = "not JSON"
             return None
         found = self._find(path, document)
-        return flatten(found) if found is not None else None
+        if found is None:
+            self.unreadable_sample = shape_of(document)
+            return None
+        return flatten(found)
 
     def _find(self, path: str, document: Any) -> Any:
         if self._protocol == "jsonpath":
@@ -66,6 +80,24 @@ class Extractor:
         if self._protocol == "oip-v2" or (self._protocol == "auto" and _is_oip_infer(path)):
             return _oip_outputs(document)
         return _kserve_predictions(document)
+
+
+_JSON_KINDS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def shape_of(document: Any) -> str:
+    """A JSON document's top-level keys with every value elided, at most `SAMPLE_CHARS` long.
+
+    Only keys are kept: values may be a user's data, and this ends up in events and logs.
+    """
+    if isinstance(document, dict):
+        inner = ", ".join(f"{orjson.dumps(str(key)).decode()}: ..." for key in document)
+        text = "{" + inner + "}"
+    elif isinstance(document, list):
+        text = f"a list of {len(document)}"
+    else:
+        text = "a JSON " + _JSON_KINDS.get(type(document), "value")
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 4] + "...}"
 
 
 def _is_oip_infer(path: str) -> bool:

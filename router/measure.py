@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from router.compare import Comparison, Scalar, label_key
@@ -22,16 +23,38 @@ from router.stats import (
     VariantStats,
 )
 
-__all__ = ["OTHER_LABEL", "Measurements", "VariantCounters"]
+__all__ = ["MOSTLY_UNREADABLE_MIN", "OTHER_LABEL", "Measurements", "Readability", "VariantCounters"]
 
 # Labels beyond the configured number of categories are counted together under this one.
 OTHER_LABEL = "__other__"
+# Answers a variant must have given under the config in force before "most cannot be read" is
+# said of it: a handful of error pages at start-up is no verdict on the protocol setting.
+MOSTLY_UNREADABLE_MIN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Readability:
+    """One variant's answers under the config in force: how many were looked at, how many unreadable."""
+
+    answers: int
+    unreadable: int
+
+    @property
+    def ratio(self) -> float:
+        return self.unreadable / self.answers if self.answers else 0.0
+
+    @property
+    def mostly_unreadable(self) -> bool:
+        return self.answers >= MOSTLY_UNREADABLE_MIN and 2 * self.unreadable > self.answers
 
 
 class VariantCounters:
     """Cumulative counts for one variant (stable, candidate or shadow)."""
 
-    __slots__ = ("bins", "correct", "edges", "errors", "labelled", "labels", "latency", "max_labels", "not_analysed", "requests")
+    __slots__ = (
+        "analysed", "baseline", "bins", "correct", "edges", "errors", "labelled", "labels", "latency", "max_labels",
+        "not_analysed", "requests",
+    )  # fmt: skip
 
     def __init__(self, edges: Sequence[float], max_labels: int) -> None:
         self.requests = 0
@@ -42,6 +65,10 @@ class VariantCounters:
         self.labels: dict[str, int] = {}
         self.max_labels = max_labels
         self.not_analysed = 0
+        self.analysed = 0
+        # (analysed, not_analysed) when the config in force arrived: readability is judged since then,
+        # so a corrected protocol setting is seen as corrected at once.
+        self.baseline = (0, 0)
         self.labelled = 0
         self.correct = 0
 
@@ -62,6 +89,7 @@ class VariantCounters:
         if predictions is None:
             self.not_analysed += 1
             return
+        self.analysed += 1
         for value in predictions:
             if type(value) is float:
                 self.bins[bisect_left(self.edges, value)] += 1
@@ -71,9 +99,15 @@ class VariantCounters:
     def rebin(self, edges: Sequence[float], max_labels: int) -> None:
         """New bins start empty; a consumer sees the edges change and treats it as a reset."""
         self.max_labels = max_labels
+        self.baseline = (self.analysed, self.not_analysed)
         if tuple(edges) != self.edges:
             self.edges = tuple(edges)
             self.bins = [0] * (len(self.edges) + 1)
+
+    def readability(self) -> Readability:
+        """Answers looked at since the config in force arrived, and how many of them were unreadable."""
+        analysed, unreadable = self.analysed - self.baseline[0], self.not_analysed - self.baseline[1]
+        return Readability(answers=analysed + unreadable, unreadable=unreadable)
 
     def snapshot(self) -> VariantStats:
         return VariantStats(
@@ -83,6 +117,7 @@ class VariantCounters:
             predictions=Histogram(edges=self.edges, counts=tuple(self.bins)),
             labels=dict(self.labels),
             not_analysed=self.not_analysed,
+            analysed=self.analysed,
             labelled=self.labelled,
             correct=self.correct,
         )
@@ -119,11 +154,14 @@ class Measurements:
         if comparison.max_abs_diff is not None:
             self.abs_diff[bisect_left(ABS_DIFF_BUCKETS, comparison.max_abs_diff)] += 1
 
-    def snapshot(self, instance_id: str, started_at: datetime, generation: int | None) -> RouterStats:
+    def snapshot(
+        self, instance_id: str, started_at: datetime, generation: int | None, unreadable_sample: str | None = None
+    ) -> RouterStats:
         return RouterStats(
             instance_id=instance_id,
             started_at=started_at,
             generation=generation,
+            unreadable_sample=unreadable_sample,
             config_errors=self.config_errors,
             feedback_unmatched=self.feedback_unmatched,
             client_disconnects=self.client_disconnects,

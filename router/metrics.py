@@ -18,6 +18,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from router.load import Load
+from router.measure import Readability
 from router.stats import Histogram, RouterStats, VariantStats
 
 __all__ = ["PREFIX", "RouterCollector", "exposition"]
@@ -29,9 +30,13 @@ _VARIANTS = ("stable", "candidate", "shadow")
 class RouterCollector(Collector):
     """Collects from `snapshot()` on every scrape."""
 
-    def __init__(self, snapshot: Callable[[], RouterStats], load: Load | None = None) -> None:
+    def __init__(
+        self, snapshot: Callable[[], RouterStats], load: Load | None = None,
+        readability: Callable[[], dict[str, Readability]] | None = None,
+    ) -> None:  # fmt: skip
         self._snapshot = snapshot
         self._load = load
+        self._readability = readability
 
     def collect(self) -> Iterator[Metric]:
         stats = self._snapshot()
@@ -39,14 +44,18 @@ class RouterCollector(Collector):
         yield from _variant_families(variants)
         yield from _shadow_families(stats)
         yield from _router_families(stats)
+        if self._readability is not None:
+            yield _unreadable_family(self._readability())
         if self._load is not None:
             yield from _load_families(self._load)
 
 
-def exposition(snapshot: Callable[[], RouterStats], load: Load | None = None) -> bytes:
+def exposition(
+    snapshot: Callable[[], RouterStats], load: Load | None = None, readability: Callable[[], dict[str, Readability]] | None = None
+) -> bytes:
     """The Prometheus text for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouterCollector(snapshot, load))
+    registry.register(RouterCollector(snapshot, load, readability))
     return generate_latest(registry)
 
 
@@ -64,6 +73,18 @@ def _load_families(load: Load) -> Iterator[Metric]:
     yield GaugeMetricFamily(PREFIX + "buffered_bytes_limit", "maxBufferedBytes in force.", value=limits.buffered_bytes)
 
 
+def _unreadable_family(readability: dict[str, Readability]) -> Metric:
+    """A gauge, not only the counters: an alert on it needs no rate() window and resets with the config."""
+    ratio = GaugeMetricFamily(
+        PREFIX + "predictions_unreadable_ratio",
+        "Share of answers since the config in force whose predictions could not be read under predictions.protocol.",
+        labels=["variant"],
+    )
+    for variant, counts in readability.items():
+        ratio.add_metric([variant], counts.ratio)
+    return ratio
+
+
 def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
     labels = ["variant"]
     requests = CounterMetricFamily(PREFIX + "requests", "Calls made to each variant.", labels=labels)
@@ -72,6 +93,7 @@ def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
     scores = HistogramMetricFamily(PREFIX + "predictions", "Numeric predictions, on the configured bins.", labels=labels)
     classes = CounterMetricFamily(PREFIX + "prediction_labels", "Label predictions by label.", labels=["variant", "label"])
     skipped = CounterMetricFamily(PREFIX + "not_analysed", "Answers whose predictions could not be found.", labels=labels)
+    analysed = CounterMetricFamily(PREFIX + "analysed", "Answers whose predictions were found.", labels=labels)
     labelled = CounterMetricFamily(PREFIX + "feedback_labelled", "Predictions joined to a true label.", labels=labels)
     correct = CounterMetricFamily(PREFIX + "feedback_correct", "Joined predictions that matched the label.", labels=labels)
     for name, variant in variants.items():
@@ -84,9 +106,10 @@ def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
         for label, count in variant.labels.items():
             classes.add_metric([name, label], count)
         skipped.add_metric([name], variant.not_analysed)
+        analysed.add_metric([name], variant.analysed)
         labelled.add_metric([name], variant.labelled)
         correct.add_metric([name], variant.correct)
-    yield from (requests, errors, latency, scores, classes, skipped, labelled, correct)
+    yield from (requests, errors, latency, scores, classes, skipped, analysed, labelled, correct)
 
 
 def _shadow_families(stats: RouterStats) -> Iterator[Metric]:

@@ -91,6 +91,8 @@ class VariantStats(StatsModel):
     labels: dict[str, int] = Field(default_factory=dict)
     # Answers whose predictions could not be found (not JSON, unknown protocol, no such path).
     not_analysed: int = Field(default=0, ge=0)
+    # Answers whose predictions were found; with `not_analysed`, how well the protocol setting reads.
+    analysed: int = Field(default=0, ge=0)
     # Feedback joined to this variant's prediction, and how many of those it got right.
     labelled: int = Field(default=0, ge=0)
     correct: int = Field(default=0, ge=0)
@@ -120,6 +122,9 @@ class RouterStats(StatsModel):
     started_at: datetime
     # The config generation in force; None until a valid config arrived. Merged: the lowest.
     generation: int | None
+    # The shape of the last answer the config in force could not read: top-level keys only, never
+    # values (`router.compare.shape_of`). Merged: any replica's.
+    unreadable_sample: str | None = None
     config_errors: int = Field(default=0, ge=0)
     feedback_unmatched: int = Field(default=0, ge=0)
     client_disconnects: int = Field(default=0, ge=0)
@@ -132,7 +137,7 @@ class RouterStats(StatsModel):
     shadow_comparison: ShadowComparison = ShadowComparison()
 
 
-_IDENTITY_FIELDS = ("instance_id", "started_at", "generation")
+_IDENTITY_FIELDS = ("instance_id", "started_at", "generation", "unreadable_sample")
 
 
 def merge(snapshots: Sequence[RouterStats]) -> RouterStats:

@@ -1,4 +1,5 @@
-"""kstatus conditions (`Ready`, `Reconciling`, `Stalled`) and the `TrafficApplied` detail condition.
+"""kstatus conditions (`Ready`, `Reconciling`, `Stalled`), and the `TrafficApplied` and
+`PredictionsReadable` detail conditions.
 
 A condition's `lastTransitionTime` changes only when its status does, so tools that wait on
 conditions (Flux, Argo CD, `kubectl wait`) see real transitions. `TrafficApplied` doubles as
@@ -14,6 +15,7 @@ from controller.api.status import Condition, ConditionStatus, ModelRolloutStatus
 from controller.engine.reasons import Reason
 
 __all__ = [
+    "PREDICTIONS_READABLE",
     "READY",
     "RECONCILING",
     "STALLED",
@@ -27,6 +29,7 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 TRAFFIC_APPLIED = "TrafficApplied"
+PREDICTIONS_READABLE = "PredictionsReadable"
 
 
 def find_condition(conditions: list[Condition], kind: str) -> Condition | None:

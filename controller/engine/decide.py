@@ -11,7 +11,8 @@ engine given only the stored status decides exactly as one that never stopped.
 3. handle a person's request, judged against the state the person saw;
 4. judge measurements of scopes still active for the candidate measured (a failure rolls
    back, a stall pauses);
-5. record or clear a provider outage (errors past `errorLimit`: held and Stalled);
+5. record or clear a provider outage (errors past `errorLimit`: held and Stalled), and say
+   whether the routers can read the predictions under the protocol setting;
 6. run the current step, and the next while steps complete (a candidate grows before it
    gets more);
 7. size the revisions: the stable follows spec.replicas, the candidate its share;
@@ -35,6 +36,7 @@ from controller.engine.endings import scale_down_due
 from controller.engine.inputs import MeasurementRequest, Observations
 from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
+from controller.engine.predictions import watch_predictions
 from controller.engine.replicas import follow_replicas
 from controller.engine.requests import handle_request
 from controller.engine.revisions import follow_template
@@ -53,6 +55,7 @@ _STAGES: tuple[Stage, ...] = (
     handle_request,
     apply_measurements,
     watch_providers,
+    watch_predictions,
     advance,
     follow_replicas,
     settle_phase,

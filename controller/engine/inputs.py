@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from controller.analysis.observations import MetricObservation
 from controller.api.analysis import MetricSpec
 
-__all__ = ["ManualAction", "ManualRequest", "MeasurementRequest", "ScopedObservation", "Observations"]
+__all__ = ["ManualAction", "ManualRequest", "MeasurementRequest", "PredictionsReading", "ScopedObservation", "Observations"]
 
 
 class _Frozen(BaseModel):
@@ -51,6 +51,19 @@ class ScopedObservation(_Frozen):
     observation: MetricObservation
 
 
+class PredictionsReading(_Frozen):
+    """How the routers read one variant's answers between two polls (the variant most of whose
+    answers they could not read, else the one with most answers): what the protocol setting finds.
+
+    `sample` is the shape of an answer they could not read: top-level keys, never values.
+    """
+
+    variant: str
+    answers: int = Field(ge=0)
+    unreadable: int = Field(ge=0)
+    sample: str | None = None
+
+
 class Observations(_Frozen):
     measurements: list[ScopedObservation] = Field(default_factory=list)
     # Revisions whose pods are all ready (the engine waits on the candidate before sending traffic).
@@ -58,3 +71,5 @@ class Observations(_Frozen):
     # True once every router has applied the last SetTraffic: step timers start only then.
     traffic_applied: bool = True
     request: ManualRequest | None = None
+    # None: nothing read since the last poll (no traffic, or no router polled), which says nothing.
+    predictions: PredictionsReading | None = None

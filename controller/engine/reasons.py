@@ -51,6 +51,9 @@ class Reason(StrEnum):
     # The TrafficApplied detail condition.
     TRAFFIC_APPLIED = "TrafficApplied"
     WAITING_FOR_ROUTERS = "WaitingForRouters"
+    # The PredictionsReadable detail condition.
+    PREDICTIONS_UNREADABLE = "PredictionsUnreadable"
+    PREDICTIONS_READABLE = "PredictionsReadable"
 
 
 class Message:
@@ -112,3 +115,10 @@ class Message:
     REQUEST_IGNORED = "{action} ignored in phase {phase}: {why}"
     TRAFFIC_APPLIED = "the routers serve {split}"
     WAITING_FOR_ROUTERS = "the routers have not yet applied {split}"
+    # No counts in it: the condition's message stays the same from one poll to the next.
+    PREDICTIONS_UNREADABLE = (
+        "most {variant} answers hold no predictions under {setting}; answers look like {sample}: "
+        "metrics on predictions (shadow agreement, drift, accuracy) see too few samples; "
+        "set the protocol the model speaks (auto, kserve-v1, oip-v2, or jsonpath with a jsonPath)"
+    )
+    PREDICTIONS_READABLE = "the routers read the predictions in the answers under {setting}"

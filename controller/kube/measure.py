@@ -28,13 +28,23 @@ from typing import Protocol
 from controller.analysis.observations import MetricObservation
 from controller.api.analysis import MetricSpec
 from controller.api.resource import ModelRollout
-from controller.engine.inputs import MeasurementRequest
+from controller.engine.inputs import MeasurementRequest, PredictionsReading
+from controller.engine.predictions import mostly_unreadable
 from controller.kube.routers import ReadingsListener, RouterReading
 from controller.runtime.ports import MetricProvider
 from router.errors import StatsMergeError
 from router.stats import RouterStats, delta, merge
 
-__all__ = ["StatsMapper", "Snapshot", "SnapshotHistory", "RouterReadings", "RouterStatsSource", "MetricRouter"]
+__all__ = [
+    "StatsMapper",
+    "Snapshot",
+    "SnapshotHistory",
+    "RouterReadings",
+    "RouterStatsSource",
+    "MetricRouter",
+    "PredictionsWatch",
+    "predictions_reading",
+]
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +192,73 @@ class MetricRouter:
 
     async def measure(self, rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> MetricObservation:
         return await self._providers[request.metric.source_kind].measure(rollout, request, now)
+
+
+_VARIANTS = ("stable", "candidate", "shadow")
+# One pod's reading, as little of it as judging readability needs: instance, start, and per
+# variant (answers read, answers not read). Kept per rollout between two rounds, so it stays small.
+_Tally = tuple[str, datetime, dict[str, tuple[int, int]]]
+
+
+def _tally(stats: RouterStats) -> _Tally:
+    counts = {name: (getattr(stats, name).analysed, getattr(stats, name).not_analysed) for name in _VARIANTS}
+    return stats.instance_id, stats.started_at, counts
+
+
+def predictions_reading(
+    before: dict[str, _Tally], now: dict[str, _Tally], since: datetime, sample: str | None
+) -> PredictionsReading | None:
+    """What the routers read between two rounds: the variant most of whose answers went unread,
+    else the one with the most answers; None when nothing was answered.
+
+    A pod restarted since `before` counts in full only if it started after `since` (its counts
+    are all new); one not yet read at `before` that ran earlier would bring older answers.
+    """
+    totals = dict.fromkeys(_VARIANTS, (0, 0))
+    for pod, (instance, started, counts) in now.items():
+        previous = before.get(pod)
+        if previous is not None and previous[0] == instance:
+            base = previous[2]
+        elif started >= since - SLACK:
+            base = dict.fromkeys(_VARIANTS, (0, 0))
+        else:
+            continue
+        for name in _VARIANTS:
+            read, unread = counts[name][0] - base[name][0], counts[name][1] - base[name][1]
+            totals[name] = (totals[name][0] + max(read, 0), totals[name][1] + max(unread, 0))
+    readings = [
+        PredictionsReading(variant=name, answers=read + unread, unreadable=unread, sample=sample)
+        for name, (read, unread) in totals.items()
+    ]
+    worst = [r for r in readings if mostly_unreadable(r)]
+    busiest = max(readings, key=lambda r: r.answers)
+    chosen = worst[0] if worst else busiest
+    return chosen if chosen.answers > 0 else None
+
+
+class PredictionsWatch:
+    """Whether the routers can read the answers under the protocol setting, from every round of
+    readings: the last two rounds give what was read in between (`Observations.predictions`)."""
+
+    def __init__(self, poller: RouterReadings) -> None:
+        self._last: dict[tuple[str, str], tuple[datetime, dict[str, _Tally]]] = {}
+        self._readings: dict[tuple[str, str], PredictionsReading | None] = {}
+        poller.add_listener(self._record)
+
+    def _record(self, rollout: ModelRollout, at: datetime, readings: list[RouterReading]) -> None:
+        if _failure(readings) is not None:
+            return
+        key = (rollout.namespace, rollout.name)
+        now = {r.endpoint.key: _tally(r.stats) for r in readings if r.stats is not None}
+        sample = next((r.stats.unreadable_sample for r in readings if r.stats is not None and r.stats.unreadable_sample), None)
+        previous = self._last.get(key)
+        self._last[key] = (at, now)
+        self._readings[key] = predictions_reading(previous[1], now, previous[0], sample) if previous is not None else None
+
+    def reading(self, rollout: ModelRollout) -> PredictionsReading | None:
+        """What the routers read between the last two rounds; None before two rounds or with no answers."""
+        return self._readings.get((rollout.namespace, rollout.name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._last.pop((namespace, name), None)
+        self._readings.pop((namespace, name), None)
