@@ -241,6 +241,7 @@ class PredictionsWatch:
     readings: the last two rounds give what was read in between (`Observations.predictions`)."""
 
     def __init__(self, poller: RouterReadings) -> None:
+        self._poller = poller
         self._last: dict[tuple[str, str], tuple[datetime, dict[str, _Tally]]] = {}
         self._readings: dict[tuple[str, str], PredictionsReading | None] = {}
         poller.add_listener(self._record)
@@ -258,6 +259,12 @@ class PredictionsWatch:
     def reading(self, rollout: ModelRollout) -> PredictionsReading | None:
         """What the routers read between the last two rounds; None before two rounds or with no answers."""
         return self._readings.get((rollout.namespace, rollout.name))
+
+    async def observe(self, rollout: ModelRollout) -> PredictionsReading | None:
+        """`reading` as of a round of this reconcile: the poller shares the round the reconcile reads
+        anyway, so a confirmed split with no measurement due still brings a fresh reading."""
+        await self._poller.read(rollout)
+        return self.reading(rollout)
 
     def forget(self, namespace: str, name: str) -> None:
         self._last.pop((namespace, name), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from controller.api.resource import ModelRollout
@@ -16,11 +17,13 @@ OIP_SHAPE = '{"model_name": ..., "outputs": ...}'
 class Poller:
     def __init__(self) -> None:
         self.listeners: list[ReadingsListener] = []
+        self.reads = 0
 
     def add_listener(self, listener: ReadingsListener) -> None:
         self.listeners.append(listener)
 
     async def read(self, rollout: ModelRollout) -> list[RouterReading]:
+        self.reads += 1
         return []
 
     def round(self, rollout: ModelRollout, seconds: float, *stats: RouterStats) -> None:
@@ -51,8 +54,8 @@ def test_the_answers_between_two_rounds_are_judged_with_a_sample() -> None:
     poller.round(mr, 0, stats("a-1", 0, 500), stats("b-1", 0, 0))
     assert watch.reading(mr) is None  # one round: nothing between rounds yet
     poller.round(mr, 10, stats("a-1", 0, 560, OIP_SHAPE), stats("b-1", 0, 40, OIP_SHAPE))
-    reading = watch.reading(mr)
-    assert reading is not None
+    reading = asyncio.run(watch.observe(mr))
+    assert reading is not None and poller.reads == 1
     assert (reading.variant, reading.answers, reading.unreadable, reading.sample) == ("stable", 100, 100, OIP_SHAPE)
 
 
