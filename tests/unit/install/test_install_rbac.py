@@ -1,4 +1,10 @@
-"""Least privilege: exactly the permissions the controller uses, no Secrets, no wildcards, no escalation."""
+"""Least privilege: exactly the permissions the controller uses, no Secrets, no wildcards, no escalation.
+
+CONTROLLER_NEEDS is a hand-written copy for a fast check of the rendered chart. The source of
+truth is the real-server test tests/integration/kube/test_kube_rbac.py
+(`test_the_controller_roles_grant_exactly_what_the_controller_uses`), which derives the needed
+grants from the API server's audit log of whole rollouts; when the two disagree, that one wins.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +22,24 @@ __all__: list[str] = []
 Render = Callable[[dict[str, Any]], Docs]
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 
-WRITE = ("create", "get", "list", "watch", "update", "patch", "delete")
-READ = ("get", "list", "watch")
-# What the controller does with each resource; a new need is a deliberate change here too.
+# Owned objects: created, merge-patched back when they drift, read live when a create met
+# AlreadyExists, watched through informers.
+OWNED = ("create", "get", "list", "watch", "patch")
+# What the controller does with each resource; a new need is a deliberate change here too. The
+# source of truth is the real API server's audit log: tests/integration/kube/test_kube_rbac.py
+# fails when the rendered roles grant more or less than the controller used in whole rollouts.
 CONTROLLER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("modelrollout.io", "modelrollouts"): ("get", "list", "watch", "update", "patch"),
-    ("modelrollout.io", "modelrollouts/status"): ("get", "update", "patch"),
-    ("modelrollout.io", "modelrollouts/finalizers"): ("update",),
-    ("apps", "deployments"): WRITE,
-    ("", "services"): WRITE,
-    ("", "configmaps"): WRITE,
-    ("", "serviceaccounts"): WRITE,
-    ("rbac.authorization.k8s.io", "roles"): WRITE,
-    ("rbac.authorization.k8s.io", "rolebindings"): WRITE,
-    ("", "pods"): READ,
-    ("discovery.k8s.io", "endpointslices"): READ,
+    ("modelrollout.io", "modelrollouts"): ("get", "list", "watch"),  # the spec is the user's: no update/patch
+    ("modelrollout.io", "modelrollouts/status"): ("update",),  # written whole, with the version read
+    ("modelrollout.io", "modelrollouts/finalizers"): ("update",),  # blockOwnerDeletion under OwnerReferencesPermissionEnforcement
+    ("apps", "deployments"): (*OWNED, "delete"),  # delete: the router Deployment when the router moves to sidecars
+    ("", "services"): (*OWNED, "delete"),  # delete: the preview Service when blue-green is dropped
+    ("", "serviceaccounts"): OWNED,
+    ("rbac.authorization.k8s.io", "roles"): OWNED,
+    ("rbac.authorization.k8s.io", "rolebindings"): OWNED,
+    ("", "configmaps"): ("create", "get", "list", "watch", "update"),  # the router config is replaced whole
+    ("discovery.k8s.io", "endpointslices"): ("list", "watch"),
     ("", "events"): ("create", "get", "patch"),  # get: a repeated Event's count is read, then patched
-    ("events.k8s.io", "events"): ("create", "get", "patch"),
 }
 LEASE_NEEDS = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")}
 DANGEROUS_VERBS = {"*", "bind", "escalate", "impersonate", "deletecollection"}
