@@ -11,6 +11,7 @@ and nulls are labels (compared for equality, counted by category).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -48,29 +49,41 @@ class Extractor:
     """Finds the predictions in a response body, as configured; None when it cannot.
 
     `unreadable_sample` is the shape of the last answer it could not read (`shape_of`), so a
-    protocol setting that reads nothing can say what the answers look like. It is written only
-    on a failure: reading answers costs nothing more.
+    protocol setting that reads nothing can say what the answers look like. Only on a failure is
+    anything kept, and then only the first few top-level keys: it is formatted when asked for,
+    so a setting that fails every answer costs the hot path a slice, not a string.
     """
 
-    __slots__ = ("_protocol", "_steps", "unreadable_sample")
+    __slots__ = ("_protocol", "_steps", "_unreadable")
 
     def __init__(self, predictions: Predictions) -> None:
         self._protocol = predictions.protocol
         self._steps = compile_path(predictions.json_path) if predictions.json_path else ()
-        self.unreadable_sample: str | None = None
+        # The last unreadable answer, reduced: a fixed description, or (kind, detail) to describe it by.
+        self._unreadable: str | tuple[type, Any] | None = None
+
+    @property
+    def unreadable_sample(self) -> str | None:
+        unreadable = self._unreadable
+        if unreadable is None or isinstance(unreadable, str):
+            return unreadable
+        kind, detail = unreadable
+        if kind is dict:
+            return shape_of(dict.fromkeys(detail))
+        return f"a list of {detail}" if kind is list else "a JSON " + _JSON_KINDS.get(kind, "value")
 
     def extract(self, path: str, body: bytes) -> list[Scalar] | None:
         if not body:
-            self.unreadable_sample = "an empty body"
+            self._unreadable = "an empty body"
             return None
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
-            self.unreadable_sample = "not JSON"
+            self._unreadable = "not JSON"
             return None
         found = self._find(path, document)
         if found is None:
-            self.unreadable_sample = shape_of(document)
+            self._unreadable = _reduced(document)
             return None
         return flatten(found)
 
@@ -80,6 +93,19 @@ class Extractor:
         if self._protocol == "oip-v2" or (self._protocol == "auto" and _is_oip_infer(path)):
             return _oip_outputs(document)
         return _kserve_predictions(document)
+
+
+# More keys than these would not fit in a sample anyway.
+_SAMPLE_KEYS = 16
+
+
+def _reduced(document: Any) -> tuple[type, Any]:
+    """What an unreadable answer's sample is made of: a few keys, a length or a kind, never a value."""
+    if isinstance(document, dict):
+        return dict, tuple(islice(document, _SAMPLE_KEYS))
+    if isinstance(document, list):
+        return list, len(document)
+    return type(document), None
 
 
 _JSON_KINDS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}

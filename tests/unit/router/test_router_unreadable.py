@@ -32,6 +32,11 @@ def test_a_read_answer_leaves_the_sample_alone_and_other_failures_are_named() ->
     assert extractor.unreadable_sample == "an empty body"
     extractor.extract("/x", b"[1, 2]")
     assert extractor.unreadable_sample == "a list of 2"
+    extractor.extract("/x", b'"a secret"')
+    assert extractor.unreadable_sample == "a JSON string"
+    extractor.extract("/x", orjson.dumps({f"k{n}": "secret" for n in range(1000)}))
+    sample = extractor.unreadable_sample
+    assert sample is not None and sample.startswith('{"k0": ..., "k1": ...') and "secret" not in sample and len(sample) <= SAMPLE_CHARS
 
 
 def test_a_sample_is_truncated() -> None:
