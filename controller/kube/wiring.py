@@ -32,7 +32,7 @@ from controller.kube.events import KubeEventSink
 from controller.kube.informer import Informer
 from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
-from controller.kube.measure import MetricRouter, RouterStatsSource, StatsMapper
+from controller.kube.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
 from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
 from controller.kube.routerconfig import UpstreamResolver, service_upstream
@@ -143,12 +143,13 @@ def build_wiring(
     router_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=4))
     poller = RouterPoller(SliceDirectory(stores.endpoint_slices, adapters.router_address), router_session, clock.now, timeout_s=config.router_timeout_s)
     router_source = RouterStatsSource(poller, adapters.stats_mapper)
+    predictions = PredictionsWatch(poller)
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
     metrics_port = MetricRouter(router_source, PrometheusProvider(http), WebhookProvider(http))
     events = KubeEventSink(client, clock.now, config.identity)
-    driver = Ports(cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock)
+    driver = Ports(cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions)
     ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores))
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
-    forgetters = [reconciler.forget, poller.forget, router_source.forget]
+    forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
     return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session)

@@ -18,7 +18,7 @@ from controller.api.resource import ModelRollout
 from controller.engine.actions import Action, EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
 from controller.engine.decide import Decision, decide, due_measurements
 from controller.engine.inputs import ManualRequest, MeasurementRequest, Observations, ScopedObservation
-from controller.runtime.ports import Clock, Cluster, EventSink, MetricProvider, TrafficControl
+from controller.runtime.ports import Clock, Cluster, EventSink, MetricProvider, PredictionsSource, TrafficControl
 
 __all__ = ["Ports", "Reconciled", "reconcile", "measure_all"]
 
@@ -30,6 +30,8 @@ class Ports:
     metrics: MetricProvider
     events: EventSink
     clock: Clock
+    # Whether the routers read the answers under the protocol setting; None where nothing says.
+    predictions: PredictionsSource | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest 
         ready_revisions=await ports.cluster.ready_revisions(rollout),
         traffic_applied=await ports.traffic.traffic_applied(rollout),
         request=request,
+        predictions=await ports.predictions.observe(rollout) if ports.predictions is not None else None,
     )
     decision = decide(rollout, observations, now)
     for action in decision.actions:

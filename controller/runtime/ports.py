@@ -12,9 +12,9 @@ from typing import Protocol
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
 from controller.engine.actions import EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
-from controller.engine.inputs import MeasurementRequest
+from controller.engine.inputs import MeasurementRequest, PredictionsReading
 
-__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock"]
+__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource"]
 
 
 class Cluster(Protocol):
@@ -36,6 +36,12 @@ class TrafficControl(Protocol):
 class MetricProvider(Protocol):
     async def measure(self, rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> MetricObservation:
         """Never raises for provider trouble: a failure comes back as `MetricObservation.error`."""
+        ...
+
+
+class PredictionsSource(Protocol):
+    async def observe(self, rollout: ModelRollout) -> PredictionsReading | None:
+        """How the routers read the answers since the last round; None when nothing was answered."""
         ...
 
 
