@@ -29,6 +29,7 @@ from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from tests.fakekube import FakeKube
+from tests.integration.realkube.realkit import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -89,15 +90,7 @@ class Cluster:
         return self.controller.metrics.registry.get_sample_value("modelrollout_provider_outage", labels)
 
     async def wait_for(self, what: str, check: Callable[[], Any], timeout_s: float = WAIT_S) -> Any:
-        """`check()`'s first truthy answer, read on a thread so the controller on this loop goes on."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            answer = await asyncio.to_thread(check)
-            if answer:
-                return answer
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; status: {self.status()}")
+        return await async_wait_until(what, check, timeout_s, detail=lambda: f"status: {self.status()}")
 
 
 @pytest.fixture

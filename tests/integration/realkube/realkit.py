@@ -52,15 +52,19 @@ def wait_until(what: str, check: Callable[[], Any], timeout_s: float = 30.0, eve
         time.sleep(every_s)
 
 
-async def async_wait_until(what: str, check: Callable[[], Any], timeout_s: float = 30.0, every_s: float = 0.1) -> Any:
-    """`wait_until` for a test on the event loop: the controller keeps running while it waits."""
+async def async_wait_until(
+    what: str, check: Callable[[], Any], timeout_s: float = 30.0, every_s: float = 0.1, detail: Callable[[], Any] | None = None
+) -> Any:
+    """`wait_until` for a test on the event loop: `check` (blocking API reads) runs on a thread, so the
+    controller on this loop keeps running while it waits; `detail()` is added to the timeout's message."""
     deadline = time.monotonic() + timeout_s
     while True:
-        answer = check()
+        answer = await asyncio.to_thread(check)
         if answer:
             return answer
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            extra = f"; {detail()}" if detail is not None else ""
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}{extra}")
         await asyncio.sleep(every_s)
 
 

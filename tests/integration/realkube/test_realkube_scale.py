@@ -29,7 +29,7 @@ from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from tests.controlplane import ControlPlane
-from tests.integration.realkube.realkit import audit_requests
+from tests.integration.realkube.realkit import async_wait_until, audit_requests
 from tests.integration.kube.backends import RouterPodsUnready
 from tests.integration.kube.scene import ROUTER_RANGE, reach_router
 from tests.loopnode import LoopbackNode
@@ -96,15 +96,7 @@ class Scaled:
 
 
 async def _wait(what: str, check: Any) -> Any:
-    """`check()` on a thread until truthy, so the controller on this loop goes on meanwhile."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while loop.time() < deadline:
-        answer = await asyncio.to_thread(check)
-        if answer:
-            return answer
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {WAIT_S:.0f}s waiting for {what}")
+    return await async_wait_until(what, check, WAIT_S)
 
 
 @pytest.fixture
