@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from controller.api.resource import PLURAL, ModelRollout, revision_of
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
-from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import (
@@ -46,16 +44,13 @@ from controller.local.processes import (
 from controller.local.traffic import TrafficConfig, TrafficGenerator, dataset_requests
 from tests.fakekube import FakeKube
 from tests.integration.kube.backends import LEASE_NAME, LEASE_NAMESPACE, Backend, StandIn
+from tests.integration.kube.listing import ROUTER_RANGE, reach_router, router_slice
 from tests.integration.kube.rest import Rest
 
 __all__ = ["ROUTER_RANGE", "Models", "RunningController", "Scene", "canary_document", "reach_router", "template"]
 
 _APPLY_ATTEMPTS = 10
 FAST = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=5.0, idle_resync_s=30.0)
-# Where the Scene lists its routers: inside the loopback node's pod range, above the addresses it hands out.
-ROUTER_RANGE = ipaddress.ip_network("10.244.255.0/24")
-# Harness-made slices carry a manager of their own, which the endpoint-slice controller leaves alone.
-SLICE_MANAGER = "scene.modelrollout.io"
 
 
 def template(image: str) -> dict[str, Any]:
@@ -78,11 +73,6 @@ def canary_document(name: str, image: str, steps: list[dict[str, Any]], **spec: 
             **spec,
         },
     }
-
-
-def reach_router(address: str) -> str:
-    """The `router_address` adapter: a router the Scene listed in ROUTER_RANGE answers on loopback."""
-    return "127.0.0.1" if ipaddress.ip_address(address) in ROUTER_RANGE else address
 
 
 @dataclass
@@ -232,17 +222,7 @@ class Scene:
         self.data_urls.append(f"http://127.0.0.1:{data_port}")
 
     def list_router(self, rollout: str, index: int, admin_port: int) -> None:
-        address = str(ROUTER_RANGE[index + 1])
-        labels = {"kubernetes.io/service-name": f"{rollout}-router", "endpointslice.kubernetes.io/managed-by": SLICE_MANAGER, LABEL_ROLLOUT: rollout}
-        self.api.create("endpointslices.discovery.k8s.io", self.namespace, {
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {"name": f"{rollout}-router-{index}", "labels": labels},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [address], "conditions": {"ready": True},
-                           "targetRef": {"kind": "Pod", "name": f"{rollout}-router-pod-{index}"}}],
-            "ports": [{"name": "admin", "port": admin_port, "protocol": "TCP"}],
-        })  # fmt: skip
+        self.api.create("endpointslices.discovery.k8s.io", self.namespace, router_slice(rollout, index, admin_port))
 
     def start_traffic(self, rate_per_s: float = 40.0) -> None:
         for url in self.data_urls:

@@ -10,8 +10,6 @@ unanswered (connection refused) until the test starts a server on it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,27 +20,21 @@ from aiohttp import web
 from kubernetes import client as k8s
 
 from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout
-from controller.kube.client import KubeClient, load_configuration
 from controller.kube.manager import Controller
-from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
-from controller.local.processes import ProcessGroup, free_port, wait_http_ok
+from controller.local.processes import ProcessGroup, free_port
 from tests.fakekube import FakeKube
+from tests.integration.kube.listing import reach_router, running_controller, start_listed_router
 from tests.integration.realkube.realkit import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 NAMESPACE = "models"
 NAME = "iris"
-ROUTER_RANGE = ipaddress.ip_network("10.244.255.0/24")
 FAST = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=2.0, idle_resync_s=5.0)
 # Generous: these tests must pass with one of two cores kept busy.
 WAIT_S = 60.0
-
-
-def reach_router(address: str) -> str:
-    return "127.0.0.1" if ipaddress.ip_address(address) in ROUTER_RANGE else address
 
 
 def nowhere(rollout: ModelRollout, revision: str) -> str:
@@ -108,44 +100,14 @@ def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
         group.stop_all()
 
 
-async def start_router(kube: FakeKube, processes: ProcessGroup) -> None:
-    """One real router reading `<name>-router`, listed as a ready endpoint of the `<name>-router` Service."""
-    admin = free_port()
-    argv = [
-        sys.executable, "-m", "router", "--configmap", f"{NAMESPACE}/{NAME}-router", "--kubeconfig", str(kube.kubeconfig_path),
-        "--listen", f"127.0.0.1:{free_port()}", "--admin-listen", f"127.0.0.1:{admin}", "--log-level", "warning",
-    ]  # fmt: skip
-    member = processes.start("router", argv)
-    await wait_http_ok(f"http://127.0.0.1:{admin}/healthz", WAIT_S, member.process)
-    labels = {"kubernetes.io/service-name": f"{NAME}-router", LABEL_ROLLOUT: NAME}
-    body = {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": f"{NAME}-router-0", "labels": labels},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [str(ROUTER_RANGE[1])], "conditions": {"ready": True}}],
-        "ports": [{"name": "admin", "port": admin, "protocol": "TCP"}],
-    }
-    with kube.api_client() as api_client:
-        k8s.DiscoveryV1Api(api_client).create_namespaced_endpoint_slice(NAMESPACE, body)
-
-
 @pytest.fixture
 async def cluster(kube: FakeKube, processes: ProcessGroup) -> AsyncIterator[Cluster]:
-    client = KubeClient(load_configuration(str(kube.kubeconfig_path)), threads=4)
     config = ControllerConfig(namespaces=(NAMESPACE,), workers=2, cadence=FAST, identity="outage", drain_s=2.0, router_timeout_s=1.0)
-    controller = Controller(client, config, Adapters(upstream=nowhere, router_address=reach_router))
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    admin = kube.api_client()
-    try:
-        await start_router(kube, processes)
-        yield Cluster(kube, k8s.CustomObjectsApi(admin), k8s.CoreV1Api(admin), controller)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        client.close()
-        admin.close()
+    adapters = Adapters(upstream=nowhere, router_address=reach_router)
+    with kube.api_client() as admin:
+        async with running_controller(kube.kubeconfig_path, config, adapters) as controller:
+            await start_listed_router(processes, kube.kubeconfig_path, admin, NAMESPACE, NAME, WAIT_S)
+            yield Cluster(kube, k8s.CustomObjectsApi(admin), k8s.CoreV1Api(admin), controller)
 
 
 async def serve_verdicts(port: int) -> web.AppRunner:

@@ -10,7 +10,6 @@ sends the traffic through the router's data port itself.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -22,28 +21,21 @@ import pytest
 from kubernetes import client as k8s
 
 from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout
-from controller.kube.client import KubeClient, load_configuration
-from controller.kube.manager import Controller
-from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from tests.fakekube import FakeKube
+from tests.integration.kube.listing import reach_router, running_controller, start_listed_router
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 NAMESPACE = "models"
 NAME = "iris"
-ROUTER_RANGE = ipaddress.ip_network("10.244.254.0/24")
 FAST = Cadence(router_poll_s=0.2, idle_router_poll_s=0.5, progressing_resync_s=1.0, idle_resync_s=1.0)
 WAIT_S = 60.0  # generous: these tests must pass with one of two cores kept busy
 BACKEND = Path(__file__).parents[1] / "router" / "backend_app.py"
 OIP_SHAPE = '{"model_name": ..., "outputs": ...}'
 OIP_REQUEST = {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP64", "data": [0.42]}]}
-
-
-def reach_router(address: str) -> str:
-    return "127.0.0.1" if ipaddress.ip_address(address) in ROUTER_RANGE else address
 
 
 def document(protocol: str) -> dict[str, Any]:
@@ -114,50 +106,18 @@ async def start_model(processes: ProcessGroup) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-async def start_router(kube: FakeKube, processes: ProcessGroup) -> str:
-    """One real router reading `<name>-router`, listed as a ready endpoint of the `<name>-router` Service."""
-    admin, data = free_port(), free_port()
-    argv = [
-        sys.executable, "-m", "router", "--configmap", f"{NAMESPACE}/{NAME}-router", "--kubeconfig", str(kube.kubeconfig_path),
-        "--listen", f"127.0.0.1:{data}", "--admin-listen", f"127.0.0.1:{admin}", "--log-level", "warning",
-    ]  # fmt: skip
-    member = processes.start("router", argv)
-    await wait_http_ok(f"http://127.0.0.1:{admin}/healthz", WAIT_S, member.process)
-    labels = {"kubernetes.io/service-name": f"{NAME}-router", LABEL_ROLLOUT: NAME}
-    body = {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": f"{NAME}-router-0", "labels": labels},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [str(ROUTER_RANGE[1])], "conditions": {"ready": True}}],
-        "ports": [{"name": "admin", "port": admin, "protocol": "TCP"}],
-    }
-    with kube.api_client() as api_client:
-        k8s.DiscoveryV1Api(api_client).create_namespaced_endpoint_slice(NAMESPACE, body)
-    return f"http://127.0.0.1:{data}"
-
-
 @pytest.fixture
 async def cluster(kube: FakeKube, processes: ProcessGroup) -> AsyncIterator[Cluster]:
     model = await start_model(processes)
-    client = KubeClient(load_configuration(str(kube.kubeconfig_path)), threads=4)
     config = ControllerConfig(namespaces=(NAMESPACE,), workers=2, cadence=FAST, identity="predictions", drain_s=2.0, router_timeout_s=1.0)
 
     def upstream(rollout: ModelRollout, revision: str) -> str:
         return model
 
-    controller = Controller(client, config, Adapters(upstream=upstream, router_address=reach_router))
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    admin = kube.api_client()
-    try:
-        data_url = await start_router(kube, processes)
-        yield Cluster(k8s.CustomObjectsApi(admin), k8s.CoreV1Api(admin), data_url)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        client.close()
-        admin.close()
+    with kube.api_client() as admin:
+        async with running_controller(kube.kubeconfig_path, config, Adapters(upstream=upstream, router_address=reach_router)):
+            data_url = await start_listed_router(processes, kube.kubeconfig_path, admin, NAMESPACE, NAME, WAIT_S)
+            yield Cluster(k8s.CustomObjectsApi(admin), k8s.CoreV1Api(admin), data_url)
 
 
 async def test_a_protocol_setting_that_reads_nothing_is_a_condition_and_a_warning_until_corrected(cluster: Cluster) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,16 +21,15 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout, revision_of
-from controller.kube.client import KubeClient, load_configuration
 from controller.kube.manager import Controller
 from controller.kube.objects import LABEL_COMPONENT, LABEL_ROLLOUT
 from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
-from controller.local.processes import ProcessGroup, free_port, wait_http_ok
+from controller.local.processes import ProcessGroup
 from tests.controlplane import ControlPlane
 from tests.integration.realkube.realkit import async_wait_until, audit_requests
 from tests.integration.kube.backends import RouterPodsUnready
-from tests.integration.kube.scene import ROUTER_RANGE, reach_router
+from tests.integration.kube.listing import reach_router, running_controller, start_listed_router
 from tests.loopnode import LoopbackNode
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -116,42 +114,11 @@ def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
 
 @pytest.fixture
 async def scaled(control_plane: ControlPlane, real_namespace: str, crd: None, node: LoopbackNode) -> AsyncIterator[Scaled]:
-    client = KubeClient(load_configuration(str(control_plane.kubeconfig_path)), threads=4)
     config = ControllerConfig(namespaces=(real_namespace,), workers=2, cadence=QUICK, identity="scale", drain_s=2.0, router_timeout_s=1.0)
-    controller = Controller(client, config, Adapters(upstream=nowhere, router_address=reach_router))
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    admin = control_plane.api_client()
-    try:
-        yield Scaled(control_plane, real_namespace, controller, k8s.CustomObjectsApi(admin), k8s.AppsV1Api(admin), k8s.CoreV1Api(admin))
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        client.close()
-        admin.close()
-
-
-async def start_router(control_plane: ControlPlane, namespace: str, processes: ProcessGroup) -> None:
-    """One real router reading `<name>-router`, listed as a ready endpoint of the `<name>-router` Service."""
-    admin_port = free_port()
-    argv = [
-        sys.executable, "-m", "router", "--configmap", f"{namespace}/{NAME}-router", "--kubeconfig", str(control_plane.kubeconfig_path),
-        "--listen", f"127.0.0.1:{free_port()}", "--admin-listen", f"127.0.0.1:{admin_port}", "--log-level", "warning",
-    ]  # fmt: skip
-    member = processes.start("router", argv)
-    await wait_http_ok(f"http://127.0.0.1:{admin_port}/healthz", WAIT_S, member.process)
-    # A manager of its own, so the endpoint-slice controller leaves the slice alone.
-    labels = {"kubernetes.io/service-name": f"{NAME}-router", "endpointslice.kubernetes.io/managed-by": "test.modelrollout.io", LABEL_ROLLOUT: NAME}
-    body = {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": f"{NAME}-router-test", "labels": labels},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [str(ROUTER_RANGE[1])], "conditions": {"ready": True}}],
-        "ports": [{"name": "admin", "port": admin_port, "protocol": "TCP"}],
-    }
-    with control_plane.api_client() as api_client:
-        k8s.DiscoveryV1Api(api_client).create_namespaced_endpoint_slice(namespace, body)
+    adapters = Adapters(upstream=nowhere, router_address=reach_router)
+    with control_plane.api_client() as admin:
+        async with running_controller(control_plane.kubeconfig_path, config, adapters) as controller:
+            yield Scaled(control_plane, real_namespace, controller, k8s.CustomObjectsApi(admin), k8s.AppsV1Api(admin), k8s.CoreV1Api(admin))
 
 
 def hpa(minimum: int, maximum: int) -> dict[str, Any]:
@@ -198,7 +165,8 @@ async def test_kubectl_scale_and_an_hpa_set_a_modelrollouts_replicas(scaled: Sca
 async def test_a_canary_scaled_mid_rollout_keeps_its_split_and_its_replicas_settle(
     scaled: Scaled, processes: ProcessGroup
 ) -> None:
-    await start_router(scaled.plane, scaled.namespace, processes)
+    with scaled.plane.api_client() as admin:
+        await start_listed_router(processes, scaled.plane.kubeconfig_path, admin, scaled.namespace, NAME, WAIT_S)
     await asyncio.to_thread(scaled.custom.create_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, document(scaled.namespace, 4))
     await _wait("Healthy, the routers serving it", lambda: (s := scaled.status()).get("phase") == "Healthy" and _traffic_applied(s))
     patch = {"spec": {"template": template("v2")}}
