@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,15 +88,6 @@ class Cluster:
 def kube() -> Iterator[FakeKube]:
     with FakeKube(ready_after_s=0.1, namespaces=(NAMESPACE,)) as running:
         yield running
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
-    group = ProcessGroup(tmp_path / "logs")
-    try:
-        yield group
-    finally:
-        group.stop_all()
 
 
 @pytest.fixture

@@ -90,15 +90,6 @@ def kube() -> Iterator[FakeKube]:
         yield running
 
 
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
-    group = ProcessGroup(tmp_path / "logs")
-    try:
-        yield group
-    finally:
-        group.stop_all()
-
-
 async def start_model(processes: ProcessGroup) -> str:
     port = free_port()
     member = processes.start("model", [sys.executable, str(BACKEND), "--port", str(port), "--name", "stable"])

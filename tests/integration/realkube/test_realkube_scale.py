@@ -13,7 +13,6 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,15 +100,6 @@ async def _wait(what: str, check: Any) -> Any:
 def node(control_plane: ControlPlane, real_namespace: str) -> Iterator[LoopbackNode]:
     with control_plane.api_client() as api_client, LoopbackNode(api_client, namespaces=[real_namespace], runtime=RouterPodsUnready()) as running:
         yield running
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
-    group = ProcessGroup(tmp_path / "logs")
-    try:
-        yield group
-    finally:
-        group.stop_all()
 
 
 @pytest.fixture
