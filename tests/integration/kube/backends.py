@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.kube.objects import LABEL_COMPONENT
 from tests.controlplane import ControlPlane
 from tests.controlplane.apply import create_or_replace
+from tests.integration.realkube.realkit import apply_crd, install_documents
 from tests.fakekube import FakeKube
 from tests.integration.kube.rest import Rest
 from tests.loopnode import LoopbackNode, pod_key
@@ -43,12 +43,10 @@ __all__ = [
     "router_user",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 LEASE_NAMESPACE = "modelrollout-system"  # install.yaml: the release namespace
 LEASE_NAME = "modelrollout-controller"  # install.yaml: the only Lease its Role lets the controller get and update
 CONTROLLER_ACCOUNT = "modelrollout-controller"
 CONTROLLER_USER = f"system:serviceaccount:{LEASE_NAMESPACE}:{CONTROLLER_ACCOUNT}"
-CRD_NAME = "modelrollouts.modelrollout.io"
 # What of install.yaml runs the controller: not its Deployment, which needs an image and a kubelet.
 _INSTALLED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
@@ -113,19 +111,11 @@ class RealCluster:
 
     @staticmethod
     def _install(admin: k8s.ApiClient) -> None:
-        crd = yaml.safe_load((REPO_ROOT / "manifests" / "crd" / "modelrollouts.yaml").read_text())
-        create_or_replace(admin, crd)
-        documents = [d for d in yaml.safe_load_all((REPO_ROOT / "manifests" / "install.yaml").read_text()) if d]
+        apply_crd(admin)
+        documents = install_documents()
         for kind in _INSTALLED_KINDS:  # in an order that creates each object's namespace first
             for document in (d for d in documents if d["kind"] == kind):
                 create_or_replace(admin, document)
-        extensions = k8s.ApiextensionsV1Api(admin)
-
-        def established() -> bool:
-            conditions = extensions.read_custom_resource_definition(CRD_NAME).status.conditions or []
-            return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-        _wait(f"CRD {CRD_NAME} Established", established)
 
     def allowed(self, user: str, verb: str, resource: str, namespace: str, group: str = "", name: str = "") -> bool:
         """The API server's authorizer on `user` (a ServiceAccount) doing `verb` now: a SubjectAccessReview."""
