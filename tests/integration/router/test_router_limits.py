@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -52,6 +52,27 @@ def assert_fast_503(answer: httpx.Response, words: str) -> None:
     assert answer.elapsed.total_seconds() < 0.5  # refused at once, not after waiting for room
 
 
+def routed_config(stable: Backend, candidate: Backend, **fields: Any) -> dict[str, Any]:
+    """Stable by default; requests with `x-to: candidate` to the candidate."""
+    return {
+        "generation": 1, "upstreams": {"stable": stable.url, "candidate": candidate.url},
+        "headerRoutes": [{"header": "x-to", "value": "candidate", "variant": "candidate"}], **fields,
+    }  # fmt: skip
+
+
+@contextmanager
+def candidate_calls_in_flight(router: RouterProcess, count: int) -> Iterator[httpx.Client]:
+    """`count` calls to the (slow) candidate held open until the block ends, then answered."""
+    with httpx.Client(timeout=10) as client:
+        held = [threading.Thread(target=client.post, args=(router.url + PREDICT,), kwargs={"json": BODY, "headers": TO_CANDIDATE}) for _ in range(count)]
+        for thread in held:
+            thread.start()
+        wait_until(lambda: metric(router, 'in_flight{variant="candidate"}') == count, what=f"{count} candidate calls in flight")
+        yield client
+        for thread in held:
+            thread.join()
+
+
 def _open(port: int, data: bytes = b"") -> socket.socket:
     connection = socket.create_connection(("127.0.0.1", port), timeout=5)
     if data:
@@ -80,24 +101,14 @@ def test_connections_past_the_limit_get_503_at_once_and_the_held_ones_still_serv
 def test_requests_in_flight_past_the_limit_of_a_variant_get_503_and_the_other_variant_is_untouched(
     start_router: RouterFactory, stable_backend: Backend, slow_candidate: Backend
 ) -> None:
-    config = {
-        "generation": 1, "upstreams": {"stable": stable_backend.url, "candidate": slow_candidate.url},
-        "headerRoutes": [{"header": "x-to", "value": "candidate", "variant": "candidate"}], "maxInFlightPerVariant": 3,
-    }  # fmt: skip
-    router = start_router(config)
-    with httpx.Client(timeout=10) as client:
-        held = [threading.Thread(target=client.post, args=(router.url + PREDICT,), kwargs={"json": BODY, "headers": TO_CANDIDATE}) for _ in range(3)]
-        for thread in held:
-            thread.start()
-        wait_until(lambda: metric(router, 'in_flight{variant="candidate"}') == 3, what="three candidate calls in flight")
+    router = start_router(routed_config(stable_backend, slow_candidate, maxInFlightPerVariant=3))
+    with candidate_calls_in_flight(router, 3) as client:
         refused = client.post(router.url + PREDICT, json=BODY, headers=TO_CANDIDATE)
         assert_fast_503(refused, "3 requests in flight to the candidate")
         assert refused.headers["x-model-variant"] == "candidate" and refused.json()["requestId"] == refused.headers["x-request-id"]
         for _ in range(10):
             assert_stable_serves(router)
-        for thread in held:
-            thread.join()
-        assert client.post(router.url + PREDICT, json=BODY, headers=TO_CANDIDATE).status_code == 200  # room again
+    assert router.client.post(router.url + PREDICT, json=BODY, headers=TO_CANDIDATE).status_code == 200  # room again
     assert shed(router, "in_flight") == 1
 
 
@@ -123,20 +134,10 @@ def test_bodies_held_past_the_byte_budget_get_503_and_small_requests_still_pass(
 def test_mirrored_copies_are_shed_first_while_the_candidate_is_half_full(
     start_router: RouterFactory, stable_backend: Backend, slow_candidate: Backend
 ) -> None:
-    config: dict[str, Any] = {
-        "generation": 1, "upstreams": {"stable": stable_backend.url, "candidate": slow_candidate.url}, "mirrorPercent": 100,
-        "headerRoutes": [{"header": "x-to", "value": "candidate", "variant": "candidate"}], "maxInFlightPerVariant": 4,
-    }  # fmt: skip
-    router = start_router(config)
-    with httpx.Client(timeout=10) as client:
-        held = [threading.Thread(target=client.post, args=(router.url + PREDICT,), kwargs={"json": BODY, "headers": TO_CANDIDATE}) for _ in range(2)]
-        for thread in held:
-            thread.start()
-        # Two of four candidate slots taken: live candidate traffic comes before copies.
-        wait_until(lambda: metric(router, 'in_flight{variant="candidate"}') == 2, what="two candidate calls in flight")
+    router = start_router(routed_config(stable_backend, slow_candidate, mirrorPercent=100, maxInFlightPerVariant=4))
+    # Two of four candidate slots taken: live candidate traffic comes before copies.
+    with candidate_calls_in_flight(router, 2):
         for _ in range(5):
             assert_stable_serves(router)
-        for thread in held:
-            thread.join()
     assert shed(router, "mirror") == 5
     assert router.stats()["shadowComparison"]["mirrored"] == 0
