@@ -115,7 +115,7 @@ def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
 def _shadow_families(stats: RouterStats) -> Iterator[Metric]:
     shadow = stats.shadow_comparison
     yield CounterMetricFamily(PREFIX + "shadow_mirrored", "Requests copied to the candidate.", value=shadow.mirrored)
-    yield CounterMetricFamily(PREFIX + "mirror_dropped", "Copies dropped: too many shadow calls in flight.", value=shadow.dropped)
+    yield CounterMetricFamily(PREFIX + "mirror_dropped", "Copies not sent: at mirrorMaxInFlight, or shed under load (also counted in shed_total{reason=\"mirror\"}).", value=shadow.dropped)
     yield CounterMetricFamily(PREFIX + "shadow_compared", "Shadow answers compared with the stable's.", value=shadow.compared)
     yield CounterMetricFamily(PREFIX + "shadow_agreed", "Compared shadow answers that agreed.", value=shadow.agreed)
     diff = HistogramMetricFamily(PREFIX + "shadow_abs_diff", "Largest |stable - shadow| per compared request.")
