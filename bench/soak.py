@@ -165,7 +165,7 @@ class Soak:
         config = {
             "generation": 1,
             "upstreams": {"stable": f"http://127.0.0.1:{self.ports.stable}", "candidate": f"http://127.0.0.1:{self.candidate_port}"},
-            "weights": {"stable": 95, "candidate": 5}, "mirrorPercent": 5, "timeoutS": 5,
+            "weights": {"stable": 95, "candidate": 5}, "mirrorPercent": 5, "timeoutSeconds": 5,
             "headerRoutes": [{"header": "x-model-variant", "value": "stable", "variant": "stable"}],
         }  # fmt: skip
         config_path = self.workdir / "router.json"

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AliasChoices,
     AfterValidator,
     BaseModel,
     ConfigDict,
@@ -155,8 +156,14 @@ class RouterConfig(RouterModel):
     prediction_bins: tuple[float, ...] = Field(default=DEFAULT_PREDICTION_BINS, min_length=1, max_length=1000)
     max_prediction_labels: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024**3)
-    timeout_s: float = Field(default=30.0, gt=0, le=3600)
-    connect_timeout_s: float = Field(default=2.0, gt=0, le=600)
+    # The names of the first release (`timeoutS`, `connectTimeoutS`) are still read: during an upgrade a
+    # new router may read a ConfigMap the previous controller wrote.
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias=AliasChoices("timeoutSeconds", "timeout_seconds", "timeoutS")
+    )
+    connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=600, validation_alias=AliasChoices("connectTimeoutSeconds", "connect_timeout_seconds", "connectTimeoutS")
+    )
     mirror_max_in_flight: int = Field(default=100, ge=0, le=100_000)
     retry_candidate_on_stable: bool = False
     feedback_capacity: int = Field(default=100_000, ge=0, le=10_000_000)

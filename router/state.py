@@ -92,8 +92,8 @@ class ConfigKeeper:
     def _pool(self, url: str, config: RouterConfig) -> UpstreamPool:
         pool = self._pools.get(url)
         if pool is None:
-            pool = self._pools[url] = UpstreamPool(url, connect_timeout_s=config.connect_timeout_s, timeout_s=config.timeout_s, on_retry=self._retried)
-        pool.connect_timeout_s, pool.timeout_s = config.connect_timeout_s, config.timeout_s
+            pool = self._pools[url] = UpstreamPool(url, connect_timeout_s=config.connect_timeout_seconds, timeout_s=config.timeout_seconds, on_retry=self._retried)
+        pool.connect_timeout_s, pool.timeout_s = config.connect_timeout_seconds, config.timeout_seconds
         pool.max_connections = config.max_upstream_connections_per_variant
         return pool
 

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from router.errors import StatsMergeError
 
 __all__ = [
+    "StatsMergeError",
     "ABS_DIFF_BUCKETS",
     "LATENCY_BUCKETS_S",
     "ErrorCounts",

@@ -22,7 +22,7 @@ from controller.analysis.judges import bounds, drift, relative, statistical
 from controller.analysis.judges.evidence import result
 from controller.analysis.judges.samples import UnusableObservation, sample_count
 from controller.analysis.observations import AnalysisResult, MetricObservation
-from controller.api.analysis import MetricSpec, RouterMetric
+from controller.api.metrics import MetricSpec, RouterMetric
 from controller.api.status import Verdict
 
 __all__ = ["Judge", "judge", "judge_for"]

@@ -12,21 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.api.status import Verdict
 
-__all__ = ["Histogram", "VariantSample", "MetricObservation", "AnalysisResult"]
+__all__ = ["BinCounts", "VariantSample", "MetricObservation", "AnalysisResult"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Histogram(_Frozen):
+class BinCounts(_Frozen):
     """Counts in bins: `edges` has one more entry than `counts` (numeric predictions, latency)."""
 
     edges: list[float]
     counts: list[int]
 
     @model_validator(mode="after")
-    def _shape(self) -> "Histogram":
+    def _shape(self) -> "BinCounts":
         if len(self.edges) != len(self.counts) + 1:
             raise ValueError(f"{len(self.edges)} edges for {len(self.counts)} counts; expected counts + 1")
         if any(b <= a for a, b in zip(self.edges, self.edges[1:])):
@@ -56,7 +56,7 @@ class VariantSample(_Frozen):
     counted: bool = True
     value: float | None = None
     successes: int | None = Field(default=None, ge=0)
-    histogram: Histogram | None = None
+    histogram: BinCounts | None = None
     categories: dict[str, int] | None = None
 
 

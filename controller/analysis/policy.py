@@ -23,13 +23,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from controller.analysis.observations import AnalysisResult
-from controller.api.analysis import MetricSpec, ProviderErrorPolicy
+from controller.api.metrics import MetricSpec, ProviderErrorPolicy
 from controller.api.status import MetricTally, Verdict
 
-__all__ = ["Outcome", "apply_result"]
+__all__ = ["TallyOutcome", "apply_result"]
 
 
-class Outcome(StrEnum):
+class TallyOutcome(StrEnum):
     PASSED = "Passed"
     PENDING = "Pending"
     FAILED = "Failed"
@@ -38,7 +38,7 @@ class Outcome(StrEnum):
 
 def apply_result(
     metric: MetricSpec, tally: MetricTally, result: AnalysisResult, now: datetime
-) -> tuple[MetricTally, Outcome]:
+) -> tuple[MetricTally, TallyOutcome]:
     """The tally with `result` counted in, and what the result means for the rollout."""
     if tally.metric != metric.name:
         raise ValueError(f"tally is for metric {tally.metric!r}, expected {metric.name!r}")
@@ -48,12 +48,12 @@ def apply_result(
     )
     counted = _count(tally, verdict, failure, now)
     if failure:
-        return counted, Outcome.FAILED if counted.failed > metric.failure_limit else Outcome.PENDING
+        return counted, TallyOutcome.FAILED if counted.failed > metric.failure_limit else TallyOutcome.PENDING
     if verdict is Verdict.PASSED:
-        return counted, Outcome.PASSED
+        return counted, TallyOutcome.PASSED
     if verdict is Verdict.INCONCLUSIVE:
         return counted, _inconclusive_outcome(metric, counted)
-    return counted, Outcome.PENDING  # an Error held by onProviderError: hold
+    return counted, TallyOutcome.PENDING  # an Error held by onProviderError: hold
 
 
 def _count(tally: MetricTally, verdict: Verdict, failure: bool, now: datetime) -> MetricTally:
@@ -73,8 +73,8 @@ def _count(tally: MetricTally, verdict: Verdict, failure: bool, now: datetime) -
     )
 
 
-def _inconclusive_outcome(metric: MetricSpec, tally: MetricTally) -> Outcome:
+def _inconclusive_outcome(metric: MetricSpec, tally: MetricTally) -> TallyOutcome:
     limit = metric.inconclusive_limit
     if limit is not None and tally.consecutive_inconclusive > limit:
-        return Outcome.STALLED
-    return Outcome.PENDING
+        return TallyOutcome.STALLED
+    return TallyOutcome.PENDING

@@ -1,6 +1,6 @@
 """The ModelRollout API: pydantic models for spec and status, the single source of the CRD schema."""
 
-from controller.api.analysis import (
+from controller.api.metrics import (
     AnalysisSpec,
     AnalysisStep,
     Comparison,

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from controller.api.analysis import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
+from controller.api.metrics import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
 from controller.api.base import ApiModel
 from controller.api.resource import GROUP, KIND, PLURAL, SHORT_NAME, VERSION, ModelRollout
 from controller.api.spec import CanaryStep, PredictionSpec, ServiceSpec, StickyKey, Strategy

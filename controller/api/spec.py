@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from controller.api.analysis import AnalysisSpec, AnalysisStep
+from controller.api.metrics import AnalysisSpec, AnalysisStep
 from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 
 __all__ = [

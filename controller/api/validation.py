@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from controller.api.admission import server_view
-from controller.api.analysis import AnalysisSpec, AnalysisStep, MetricSpec, PrometheusSource, RouterMetric
+from controller.api.metrics import AnalysisSpec, AnalysisStep, MetricSpec, PrometheusSource, RouterMetric
 from controller.api.crd import openapi_schema
 from controller.api.messages import describe_errors
 from controller.api.resource import ModelRollout

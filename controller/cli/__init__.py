@@ -18,7 +18,8 @@ __all__ = ["main", "kubectl_main", "COMMANDS", "KUBECTL_COMMANDS"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "crd": ("controller.cli.crd", "print the ModelRollout CRD generated from the API models"),
     "validate": ("controller.cli.validate", "check ModelRollout YAML files and name every problem"),
-    "router": ("controller.cli.router", "run the traffic-splitting router"),
+    # The router is its own program (it never imports the controller); `modelrollout router` is its front door.
+    "router": ("router.cli", "run the traffic-splitting router"),
     "demo": ("controller.cli.demo", "run a whole model rollout on this machine"),
     "run": ("controller.cli.run", "roll out a candidate against model servers you already run"),
     "controller": ("controller.cli.operator", "run the Kubernetes operator"),

@@ -15,8 +15,8 @@ from controller.errors import ModelRolloutError
 from controller.local.inputs import read_rollout
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.runner import LocalTarget, run_local
-from controller.local.session import Outcome
-from controller.local.traffic import TrafficConfig, TrafficGenerator, dataset_requests
+from controller.local.session import SessionOutcome
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 
 __all__ = ["add_arguments", "run", "SCENARIOS", "EXAMPLE"]
 
@@ -52,7 +52,7 @@ async def _start_models(group: ProcessGroup, scenario: str) -> tuple[str, str]:
     return urls[0][0], urls[1][0]
 
 
-async def _demo(args: argparse.Namespace, console: Console) -> Outcome:
+async def _demo(args: argparse.Namespace, console: Console) -> SessionOutcome:
     rollout = _candidate_of(read_rollout(args.rollout), args.scenario)
     group = ProcessGroup(args.report / "logs")
     try:
@@ -72,7 +72,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> Outcome:
         result, _report = await run_local(target, console, on_ready=start_traffic)
     finally:
         group.stop_all()
-    style = "green" if result.outcome is Outcome.PROMOTED else "red"
+    style = "green" if result.outcome is SessionOutcome.PROMOTED else "red"
     console.print(f"\n[bold {style}]{args.scenario}: {result.outcome.value.replace('_', ' ').upper()}[/] — {result.reason}")
     console.print(f"report: {args.report / 'report.html'} and {args.report / 'report.json'}")
     return result.outcome
@@ -85,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
     except ModelRolloutError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
-    expected = Outcome.PROMOTED if args.scenario == "good" else Outcome.ROLLED_BACK
+    expected = SessionOutcome.PROMOTED if args.scenario == "good" else SessionOutcome.ROLLED_BACK
     return 0 if outcome is expected else 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
@@ -16,13 +17,24 @@ from controller.api.status import Verdict
 from controller.errors import ModelRolloutError, SpecError
 from controller.local.inputs import check_reachable, check_url, read_rollout
 from controller.local.runner import LocalTarget, run_local
-from controller.local.session import Outcome
-from controller.local.traffic import TrafficConfig, TrafficGenerator, read_replay_file
-from router.cli import parse_address
+from controller.local.session import SessionOutcome
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, read_replay_file
 
 __all__ = ["add_arguments", "run", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "EXIT_INVALID"]
 
 EXIT_PROMOTED, EXIT_ROLLED_BACK, EXIT_INVALID = 0, 1, 2
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:8080`) for the router's data port; argparse shows the error."""
+    try:
+        parts = urlsplit(f"//{text}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT with a port in 1..65535")
+    return host, port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     traffic = parser.add_mutually_exclusive_group()
     traffic.add_argument("--traffic-from", type=Path, metavar="FILE", help="replay recorded requests (JSON lines)")
     traffic.add_argument("--no-traffic", action="store_true", help="send nothing; route live traffic sent to --listen")
-    parser.add_argument("--listen", type=parse_address, default=None, metavar="HOST:PORT", help="router data port (default: a free loopback port)")
+    parser.add_argument("--listen", type=_listen_address, default=None, metavar="HOST:PORT", help="router data port (default: a free loopback port)")
     parser.add_argument("--rate", type=float, default=50.0, help="replay rate in requests per second (default 50)")
     parser.add_argument("--speed", type=float, default=1.0, help="run rollout timers this many times faster (default 1)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds of rollout time")
@@ -68,10 +80,10 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     return _exit_code(result.outcome, result.rollout.status.shadow_verdict)
 
 
-def _exit_code(outcome: Outcome, verdict: Verdict | None) -> int:
-    if outcome is Outcome.INVALID:
+def _exit_code(outcome: SessionOutcome, verdict: Verdict | None) -> int:
+    if outcome is SessionOutcome.INVALID:
         return EXIT_INVALID
-    if outcome is Outcome.PROMOTED or (outcome is Outcome.VERDICT and verdict is Verdict.PASSED):
+    if outcome is SessionOutcome.PROMOTED or (outcome is SessionOutcome.VERDICT and verdict is Verdict.PASSED):
         return EXIT_PROMOTED
     return EXIT_ROLLED_BACK
 

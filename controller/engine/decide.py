@@ -30,7 +30,7 @@ from datetime import datetime
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import ModelRolloutStatus
 from controller.engine.actions import Action
-from controller.engine.analysis import apply_measurements, due_requests
+from controller.engine.measurements import apply_measurements, due_requests
 from controller.engine.conditions import with_kstatus
 from controller.engine.endings import scale_down_due
 from controller.engine.inputs import MeasurementRequest, Observations

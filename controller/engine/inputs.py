@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.analysis.observations import MetricObservation
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 
 __all__ = ["ManualAction", "ManualRequest", "MeasurementRequest", "PredictionsReading", "ScopedObservation", "Observations"]
 

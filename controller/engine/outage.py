@@ -16,9 +16,9 @@ measured any more could never clear.
 
 from __future__ import annotations
 
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.status import MetricTally, ModelRolloutStatus, ProviderOutage, Verdict
-from controller.engine.analysis import BACKGROUND_SCOPE, current_step, tally_for
+from controller.engine.measurements import BACKGROUND_SCOPE, current_step, tally_for
 from controller.engine.plan import Context, Plan
 from controller.engine.reasons import Message, Reason
 from controller.engine.traffic import takes_live_traffic

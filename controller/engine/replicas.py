@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from controller.api.status import ModelRolloutStatus, TrafficSplit
 from controller.engine.actions import ScaleRevision
-from controller.engine.analysis import current_step
+from controller.engine.measurements import current_step
 from controller.engine.plan import Context, Plan
 from controller.engine.traffic import candidate_share, split_after, traffic_pending
 from controller.strategies.expand import candidate_replicas, full_size

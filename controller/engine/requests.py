@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from controller.api.status import MetricTally, PauseState, Phase
 from controller.engine.actions import ScaleRevision
-from controller.engine.analysis import current_step, held
+from controller.engine.measurements import current_step, held
 from controller.engine.endings import rollback, undo
 from controller.engine.inputs import ManualAction, ManualRequest
 from controller.engine.phases import Transition, request_makes_sense

@@ -1,4 +1,4 @@
-"""The one module that talks to Kubernetes: the official client, async, objects as plain dicts.
+"""The one module that imports the Kubernetes client: the official client, async, objects as plain dicts.
 
 The official client is synchronous, so requests run on a small thread pool and watches on a
 thread each; callers see coroutines and an async iterator. Responses are read raw and parsed
@@ -24,12 +24,14 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.utils.quantity import parse_quantity
 from kubernetes.watch.watch import iter_resp_lines
 
 from controller.api.resource import GROUP, PLURAL, VERSION
 from controller.kube.errors import KubeError, error_for_status
 
 __all__ = [
+    "parse_quantity",
     "Kind",
     "MODELROLLOUT",
     "DEPLOYMENT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.utils.quantity import parse_quantity
+from controller.kube.client import parse_quantity
 
 __all__ = ["QUANTITY_FIELDS", "QUANTITY_MAPS", "quantities_as_strings", "same_quantity"]
 

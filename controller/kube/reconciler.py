@@ -33,7 +33,7 @@ from controller.kube.manual import read_request
 from controller.kube.outcomes import record_outcome
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import DEFAULT_CADENCE, Cadence, next_wakeup_s
-from controller.kube.traffic import KubeTrafficControl
+from controller.kube.router_configmap import KubeTrafficControl
 from controller.runtime.driver import Ports, reconcile
 
 __all__ = ["Reconciler", "StatusConflicts", "parse_rollout"]

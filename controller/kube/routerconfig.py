@@ -1,75 +1,21 @@
-"""The router config for a split: what the controller writes into the `<name>-router` ConfigMap.
-
-Pure: the URL of each revision comes from an `UpstreamResolver`, so tests can point the
-routers at model servers on loopback while a cluster uses `<name>-<revision>.<ns>.svc`.
-"""
+"""The `<name>-router` ConfigMap: where a revision's model servers are in a cluster, and the config a ConfigMap holds."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from controller.api.resource import ModelRollout
-from controller.engine.actions import SetTraffic
 from controller.kube.objects import ROUTER_CONFIG_KEY, revision_name
-from router.config import (
-    HeaderRoute,
-    Predictions,
-    RouterConfig,
-    Sticky,
-    Upstreams,
-    Weights,
-)
+from router.config import RouterConfig
 
-__all__ = ["UpstreamResolver", "service_upstream", "build_config", "same_routing", "config_of", "generation_of"]
-
-# (rollout, revision) -> base URL of that revision's model servers
-UpstreamResolver = Callable[[ModelRollout, str], str]
+__all__ = ["service_upstream", "config_of", "generation_of"]
 
 
 def service_upstream(rollout: ModelRollout, revision: str) -> str:
     """In a cluster: the revision's own Service, on the first port of `spec.service`."""
     port = rollout.spec.service.ports[0].port
     return f"http://{revision_name(rollout, revision)}.{rollout.namespace}.svc:{port}"
-
-
-def _sticky(rollout: ModelRollout) -> Sticky | None:
-    sticky = rollout.spec.router.sticky
-    if sticky is None:
-        return None
-    # Salted per rollout, so each rollout's candidate sees a different slice of users.
-    return Sticky(header=sticky.header, cookie=sticky.cookie, salt=f"{rollout.namespace}/{rollout.name}")
-
-
-def build_config(rollout: ModelRollout, action: SetTraffic, generation: int, upstream: UpstreamResolver) -> RouterConfig:
-    router = rollout.spec.router
-    candidate = action.candidate_revision
-    split = action.split
-    routes = []
-    if split.header_route is not None and candidate is not None:
-        routes.append(HeaderRoute(header=split.header_route.header, value=split.header_route.value, variant="candidate"))
-    return RouterConfig(
-        generation=generation,
-        upstreams=Upstreams(stable=upstream(rollout, action.stable_revision), candidate=upstream(rollout, candidate) if candidate else None),
-        weights=Weights(stable=split.stable, candidate=split.candidate),
-        mirror_percent=split.mirror if candidate else 0,
-        header_routes=routes,
-        header_routing_enabled=router.header_routing,
-        sticky=_sticky(rollout),
-        predictions=Predictions(
-            protocol=router.predictions.protocol, json_path=router.predictions.json_path, tolerance=router.predictions.tolerance
-        ),
-        max_body_bytes=router.max_body_bytes,
-        timeout_s=router.timeout,
-        mirror_max_in_flight=router.mirror_max_in_flight,
-        retry_candidate_on_stable=router.retry_candidate_on_stable,
-    )
-
-
-def same_routing(a: RouterConfig, b: RouterConfig) -> bool:
-    """Equal in everything but the generation number."""
-    return a.model_copy(update={"generation": 0}) == b.model_copy(update={"generation": 0})
 
 
 def config_of(configmap: dict[str, Any] | None) -> RouterConfig | None:

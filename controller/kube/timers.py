@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from controller.api.resource import ModelRollout
-from controller.engine.analysis import BACKGROUND_SCOPE, active_scopes, current_step
+from controller.engine.measurements import BACKGROUND_SCOPE, active_scopes, current_step
 from controller.engine.traffic import traffic_pending, traffic_since
 from controller.engine.validity import checked_steps
 from controller.strategies.steps import Analysis, Pause, Step

@@ -32,15 +32,17 @@ from controller.kube.events import KubeEventSink
 from controller.kube.informer import Informer
 from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
-from controller.kube.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
+from controller.routing.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
 from controller.kube.objects import LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
-from controller.kube.routerconfig import UpstreamResolver, service_upstream
-from controller.kube.routers import SERVICE_NAME_LABEL, RouterAddress, RouterPoller, SliceDirectory, same_address
+from controller.kube.routerconfig import service_upstream
+from controller.routing.config import UpstreamResolver
+from controller.kube.routers import SERVICE_NAME_LABEL, RouterAddress, SliceDirectory, same_address
+from controller.routing.polling import RouterPoller
 from controller.kube.store import Store
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import Cadence
-from controller.kube.traffic import KubeTrafficControl
+from controller.kube.router_configmap import KubeTrafficControl
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric
 from controller.providers.webhook import WebhookProvider

@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from controller.analysis.judges.drift import MODERATE_SHIFT, SIGNIFICANT_SHIFT
 from controller.api.base import ApiModel
 from controller.api.status import AnalysisRecord, Verdict
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 
 __all__ = ["StepRecord", "SeriesPoint", "RolloutReport", "render_html", "write_report", "JSON_NAME", "HTML_NAME"]
 
@@ -66,7 +66,7 @@ class SeriesPoint(ApiModel):
 class RolloutReport(ApiModel):
     rollout: str
     scenario: str | None = None
-    outcome: Outcome
+    outcome: SessionOutcome
     verdict: Verdict | None = None  # the shadow verdict when outcome is `verdict`
     reason: str
     started_at: datetime

@@ -22,10 +22,10 @@ from rich.console import Console
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, TrafficSplit
 from controller.engine.actions import SetTraffic
-from controller.kube.measure import MetricRouter, RouterStatsSource
+from controller.routing.measure import MetricRouter, RouterStatsSource
 from controller.providers.router_stats import observe_router_metric, quantile
-from controller.kube.routerconfig import build_config
-from controller.kube.routers import RouterEndpoint, RouterPoller
+from controller.routing.config import build_config
+from controller.routing.polling import RouterEndpoint, RouterPoller
 from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report

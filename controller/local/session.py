@@ -10,10 +10,10 @@ from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import Phase
 from controller.runtime.driver import Ports, Reconciled, reconcile
 
-__all__ = ["Outcome", "SessionResult", "outcome_of", "run_session"]
+__all__ = ["SessionOutcome", "SessionResult", "outcome_of", "run_session"]
 
 
-class Outcome(StrEnum):
+class SessionOutcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     VERDICT = "verdict"  # shadow with promote: false — judged, nothing switched
@@ -23,23 +23,23 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class SessionResult:
-    outcome: Outcome
+    outcome: SessionOutcome
     reason: str
     rollout: ModelRollout
 
 
-def outcome_of(rollout: ModelRollout) -> Outcome | None:
+def outcome_of(rollout: ModelRollout) -> SessionOutcome | None:
     """The rollout's end, read from its status alone; None while it is still going."""
     status = rollout.status
     target = revision_of(rollout.spec.template)
     if status.reason == "InvalidSpec":
-        return Outcome.INVALID
+        return SessionOutcome.INVALID
     if status.shadow_verdict is not None and status.candidate_revision is None:
-        return Outcome.VERDICT
+        return SessionOutcome.VERDICT
     if status.phase is Phase.DEGRADED and status.rejected_revision == target:
-        return Outcome.ROLLED_BACK
+        return SessionOutcome.ROLLED_BACK
     if status.phase is Phase.HEALTHY and status.stable_revision == target and status.candidate_revision is None:
-        return Outcome.PROMOTED
+        return SessionOutcome.PROMOTED
     return None
 
 
@@ -63,5 +63,5 @@ async def run_session(
             return SessionResult(outcome, rollout.status.message or rollout.status.reason or "", rollout)
         if (ports.clock.now() - started).total_seconds() > deadline_s:
             step = rollout.status.current_step
-            return SessionResult(Outcome.TIMED_OUT, f"no outcome after {deadline_s:.0f}s (at step {step})", rollout)
+            return SessionResult(SessionOutcome.TIMED_OUT, f"no outcome after {deadline_s:.0f}s (at step {step})", rollout)
         await ports.clock.sleep(tick_s)

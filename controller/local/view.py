@@ -20,14 +20,14 @@ from rich.text import Text
 from controller.analysis.judges.drift import MODERATE_SHIFT, SIGNIFICANT_SHIFT
 from controller.api.status import AnalysisRecord, Phase, TrafficSplit, Verdict
 from controller.local.report import SeriesPoint
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 
 __all__ = ["LiveSnapshot", "render", "live_view", "DEFAULT_VERDICT_LIMIT"]
 
 DEFAULT_VERDICT_LIMIT = 6
 _BAR_WIDTH = 40
 _VERDICT_STYLES = {Verdict.PASSED: "bold green", Verdict.FAILED: "bold red", Verdict.INCONCLUSIVE: "bold yellow", Verdict.ERROR: "bold magenta"}
-_OUTCOME_STYLES = {Outcome.PROMOTED: "green", Outcome.ROLLED_BACK: "red", Outcome.VERDICT: "blue", Outcome.INVALID: "red", Outcome.TIMED_OUT: "yellow"}
+_OUTCOME_STYLES = {SessionOutcome.PROMOTED: "green", SessionOutcome.ROLLED_BACK: "red", SessionOutcome.VERDICT: "blue", SessionOutcome.INVALID: "red", SessionOutcome.TIMED_OUT: "yellow"}
 _PHASE_STYLES = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
 
 
@@ -46,7 +46,7 @@ class LiveSnapshot(BaseModel):
     drift_psi: float | None = Field(default=None, ge=0)
     verdicts: list[AnalysisRecord] = Field(default_factory=list, description="oldest first")
     elapsed_s: float | None = Field(default=None, ge=0)
-    outcome: Outcome | None = None
+    outcome: SessionOutcome | None = None
     reason: str = ""
 
 

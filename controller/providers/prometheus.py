@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import PrometheusSource
+from controller.api.metrics import PrometheusSource
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controller.analysis.observations import Histogram, MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec, RouterMetric
-from router.stats import Histogram as RouterHistogram
+from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.api.metrics import MetricSpec, RouterMetric
+from router.stats import Histogram
 from router.stats import RouterStats, VariantStats
 
 __all__ = ["observe_router_metric", "to_bins", "quantile"]
 
 
-def to_bins(histogram: RouterHistogram, floor: float | None = 0.0) -> Histogram:
+def to_bins(histogram: Histogram, floor: float | None = 0.0) -> BinCounts:
     """Router histograms (`le` edges plus overflow) as closed bins: edges gain an outer edge each side.
 
     The under- and overflow bins get the width of their neighbour, so midpoints stay plausible;
@@ -31,10 +31,10 @@ def to_bins(histogram: RouterHistogram, floor: float | None = 0.0) -> Histogram:
         low = max(low, floor)
     if not low < edges[0]:
         low = edges[0] - first_width
-    return Histogram(edges=[low, *edges, edges[-1] + last_width], counts=list(histogram.counts))
+    return BinCounts(edges=[low, *edges, edges[-1] + last_width], counts=list(histogram.counts))
 
 
-def quantile(histogram: RouterHistogram, q: float) -> float | None:
+def quantile(histogram: Histogram, q: float) -> float | None:
     """The upper edge of the bin holding the q-th quantile (the conservative Prometheus-style reading)."""
     total = histogram.total
     if total == 0:
@@ -48,7 +48,7 @@ def quantile(histogram: RouterHistogram, q: float) -> float | None:
     return histogram.edges[-1]
 
 
-def _mean(histogram: RouterHistogram) -> float | None:
+def _mean(histogram: Histogram) -> float | None:
     bins = to_bins(histogram)
     total = histogram.total
     if total == 0:

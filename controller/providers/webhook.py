@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.api.status import Verdict
 from controller.engine.inputs import MeasurementRequest

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from controller.api.spec import BlueGreenStrategy, ModelRolloutSpec
-from controller.strategies.analysis import analysis_step
+from controller.strategies.analysis_step import analysis_step
 from controller.strategies.steps import Pause, Promote, SetHeaderRoute, SetWeight, Step, share_of
 
 __all__ = ["POST_PROMOTION_SCOPE", "PRE_PROMOTION_SCOPE", "blue_green_replicas", "expand_blue_green"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from controller.api.spec import CanaryStep, CanaryStrategy, ModelRolloutSpec
-from controller.strategies.analysis import analysis_step
+from controller.strategies.analysis_step import analysis_step
 from controller.strategies.steps import (
     DEFAULT_SCALE_DOWN_DELAY_S,
     Pause,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from controller.api.spec import ModelRolloutSpec, ShadowStrategy
-from controller.strategies.analysis import analysis_step
+from controller.strategies.analysis_step import analysis_step
 from controller.strategies.steps import (
     DEFAULT_SCALE_DOWN_DELAY_S,
     Pause,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.spec import HeaderRouteStep
 
 __all__ = [

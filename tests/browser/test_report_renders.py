@@ -13,7 +13,7 @@ from PIL import Image
 
 from controller.api.status import AnalysisRecord, Verdict
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ def _report() -> RolloutReport:
         AnalysisRecord(metric="drift", scope="step 3", revision="c0ffee", verdict=Verdict.FAILED, reason="drift PSI 0.95 (significant shift, > 0.25) is above max 0.25", time=_at(57), candidate_samples=700, stable_samples=2900, candidate_value=0.95, statistic="psi", statistic_value=0.95, threshold=0.25),
     ]
     return RolloutReport(
-        rollout="churn-model", scenario="drift", outcome=Outcome.ROLLED_BACK, reason="drift failed: PSI 0.95 is above max 0.25",
+        rollout="churn-model", scenario="drift", outcome=SessionOutcome.ROLLED_BACK, reason="drift failed: PSI 0.95 is above max 0.25",
         started_at=START, finished_at=_at(60), steps=steps, analysis=analysis, series=_series(),
         router_stats={"generation": 7, "variants": {"stable": {"requests": 2700}}},
     )

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 
-from controller.local.traffic import TrafficConfig, TrafficGenerator, dataset_requests
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 
 __all__ = ["main"]
 

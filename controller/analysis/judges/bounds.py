@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from controller.analysis.judges.evidence import is_rate, result, show
 from controller.analysis.judges.samples import point_value
 from controller.analysis.observations import AnalysisResult, MetricObservation
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 __all__ = ["BoundCheck", "check_bounds", "describe_bounds", "judge"]

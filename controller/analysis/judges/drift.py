@@ -33,8 +33,8 @@ from scipy.stats.contingency import expected_freq
 from controller.analysis.judges.bounds import check_bounds
 from controller.analysis.judges.evidence import result, show_p, significance_level
 from controller.analysis.judges.samples import UnusableObservation, reconstruct
-from controller.analysis.observations import AnalysisResult, Histogram, MetricObservation, VariantSample
-from controller.api.analysis import Comparison, MetricSpec
+from controller.analysis.observations import AnalysisResult, BinCounts, MetricObservation, VariantSample
+from controller.api.metrics import Comparison, MetricSpec
 from controller.api.status import Verdict
 
 __all__ = ["EPSILON", "MODERATE_SHIFT", "SIGNIFICANT_SHIFT", "judge", "population_stability_index", "psi_band"]
@@ -101,7 +101,7 @@ def _pair(candidate: VariantSample | None, stable: VariantSample | None) -> _Pai
     return paired
 
 
-def _pair_histograms(candidate: Histogram, stable: Histogram) -> _Paired:
+def _pair_histograms(candidate: BinCounts, stable: BinCounts) -> _Paired:
     if candidate.edges != stable.edges:
         raise UnusableObservation(
             f"candidate histogram edges {candidate.edges} differ from stable's {stable.edges}; expected the same bins"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.analysis.judges.samples import sample_count
 from controller.analysis.observations import AnalysisResult, MetricObservation, VariantSample
-from controller.api.analysis import Comparison, MetricSpec, RouterMetric
+from controller.api.metrics import Comparison, MetricSpec, RouterMetric
 from controller.api.status import Verdict
 
 __all__ = ["RATE_METRICS", "is_rate", "result", "show", "show_delta", "show_p", "significance_level"]

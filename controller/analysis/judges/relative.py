@@ -12,7 +12,7 @@ import math
 from controller.analysis.judges.evidence import is_rate, result, show, show_delta
 from controller.analysis.judges.samples import point_value
 from controller.analysis.observations import AnalysisResult, MetricObservation
-from controller.api.analysis import MaxIncrease, MetricSpec
+from controller.api.metrics import MaxIncrease, MetricSpec
 from controller.api.status import Verdict
 
 __all__ = ["judge"]

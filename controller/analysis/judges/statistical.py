@@ -29,7 +29,7 @@ from scipy import stats
 from controller.analysis.judges.evidence import is_rate, result, show, show_delta, show_p, significance_level
 from controller.analysis.judges.samples import UnusableObservation, events, reconstruct
 from controller.analysis.observations import AnalysisResult, MetricObservation, VariantSample
-from controller.api.analysis import Comparison, MetricSpec
+from controller.api.metrics import Comparison, MetricSpec
 from controller.api.status import Verdict
 
 __all__ = ["judge"]

@@ -56,7 +56,7 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 
 def _replay_file(tmp_path: Path, count: int = 50) -> Path:
-    from controller.local.traffic import dataset_requests
+    from controller.local.loadgen import dataset_requests
 
     lines = []
     for request, _ in zip(dataset_requests("demo"), range(count)):

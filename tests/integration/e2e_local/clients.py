@@ -1,4 +1,4 @@
-"""Client traffic inside the end-to-end's namespace: `controller.local.traffic` on a thread of its own.
+"""Client traffic inside the end-to-end's namespace: `controller.local.loadgen` on a thread of its own.
 
 The generator sends demo predictions to the rollout's user-facing Service by name
 (`http://<rollout>.<namespace>.svc`, resolved through the namespace's /etc/hosts to the cluster
@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from controller.local.traffic import RequestOutcome, TrafficConfig, TrafficGenerator, dataset_requests
+from controller.local.loadgen import RequestOutcome, TrafficConfig, TrafficGenerator, dataset_requests
 
 __all__ = ["ClientTraffic", "Seen"]
 

@@ -41,7 +41,7 @@ from controller.local.processes import (
     free_port,
     wait_http_ok,
 )
-from controller.local.traffic import TrafficConfig, TrafficGenerator, dataset_requests
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 from tests.fakekube import FakeKube
 from tests.integration.kube.backends import LEASE_NAME, LEASE_NAMESPACE, Backend, StandIn
 from tests.integration.kube.listing import ROUTER_RANGE, reach_router, router_slice

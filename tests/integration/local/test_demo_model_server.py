@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from controller.analysis.judges.drift import population_stability_index
-from controller.local.traffic import dataset_requests
+from controller.local.loadgen import dataset_requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

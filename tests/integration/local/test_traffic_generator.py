@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from controller.local.processes import free_port
-from controller.local.traffic import (
+from controller.local.loadgen import (
     TrafficConfig,
     TrafficGenerator,
     TrafficRequest,

@@ -20,7 +20,7 @@ LIMIT = 4096
 
 @pytest.fixture(scope="module")
 def router(module_router: RouterProcess, base_config: dict[str, Any]) -> Iterator[RouterProcess]:
-    module_router.reconfigure({**base_config, "maxBodyBytes": LIMIT, "timeoutS": 0.5})
+    module_router.reconfigure({**base_config, "maxBodyBytes": LIMIT, "timeoutSeconds": 0.5})
     yield module_router
     assert "Traceback" not in module_router.process.output()
 
@@ -78,13 +78,13 @@ def test_non_json_is_proxied_untouched_and_counted_as_not_analysed(router: Route
 
 def test_a_refused_upstream_is_502_with_a_json_error(router: RouterProcess, base_config: dict[str, Any]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    router.reconfigure({**base_config, "upstreams": {"stable": dead}, "maxBodyBytes": LIMIT, "timeoutS": 0.5})
+    router.reconfigure({**base_config, "upstreams": {"stable": dead}, "maxBodyBytes": LIMIT, "timeoutSeconds": 0.5})
     try:
         before = router.stats()["stable"]["errors"]["connect"]
         assert_json_error(router.client.post(router.url + PREDICT, json={"instances": [[0.5]]}), 502, f"cannot connect to {dead}")
         assert router.stats()["stable"]["errors"]["connect"] == before + 1
     finally:
-        router.reconfigure({**base_config, "maxBodyBytes": LIMIT, "timeoutS": 0.5})
+        router.reconfigure({**base_config, "maxBodyBytes": LIMIT, "timeoutSeconds": 0.5})
 
 
 def test_an_upstream_that_hangs_up_is_502(router: RouterProcess) -> None:

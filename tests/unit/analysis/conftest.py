@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 MetricFactory = Callable[..., MetricSpec]

@@ -8,7 +8,7 @@ import pytest
 
 from controller.analysis.judge import judge
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 MetricFactory = Callable[..., MetricSpec]

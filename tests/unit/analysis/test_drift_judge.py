@@ -11,8 +11,8 @@ from scipy import stats
 
 from controller.analysis.judge import judge
 from controller.analysis.judges.drift import population_stability_index
-from controller.analysis.observations import Histogram, MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 MetricFactory = Callable[..., MetricSpec]
@@ -35,8 +35,8 @@ def _numeric(
     observe: ObservationFactory, candidate: list[int], stable: list[int], edges: list[float] = EDGES
 ) -> MetricObservation:
     return observe(
-        candidate=VariantSample(count=sum(candidate), histogram=Histogram(edges=edges, counts=candidate)),
-        stable=VariantSample(count=sum(stable), histogram=Histogram(edges=edges, counts=stable)),
+        candidate=VariantSample(count=sum(candidate), histogram=BinCounts(edges=edges, counts=candidate)),
+        stable=VariantSample(count=sum(stable), histogram=BinCounts(edges=edges, counts=stable)),
     )
 
 
@@ -152,14 +152,14 @@ def test_no_distribution_is_inconclusive(metric: MetricFactory, observe: Observa
 
 def test_mismatched_bins_are_an_error(metric: MetricFactory, observe: ObservationFactory) -> None:
     observation = observe(
-        candidate=VariantSample(count=20, histogram=Histogram(edges=[0.0, 1.0, 2.0], counts=[10, 10])),
-        stable=VariantSample(count=20, histogram=Histogram(edges=[0.0, 1.5, 2.0], counts=[10, 10])),
+        candidate=VariantSample(count=20, histogram=BinCounts(edges=[0.0, 1.0, 2.0], counts=[10, 10])),
+        stable=VariantSample(count=20, histogram=BinCounts(edges=[0.0, 1.5, 2.0], counts=[10, 10])),
     )
     result = judge(metric(router="predictionDrift", max=0.2), observation)
     assert result.verdict is Verdict.ERROR
     assert "differ from stable's" in result.reason
     mixed = observe(
-        candidate=VariantSample(count=20, histogram=Histogram(edges=[0.0, 1.0, 2.0], counts=[10, 10])),
+        candidate=VariantSample(count=20, histogram=BinCounts(edges=[0.0, 1.0, 2.0], counts=[10, 10])),
         stable=VariantSample(count=20, categories={"a": 20}),
     )
     assert judge(metric(router="predictionDrift", max=0.2), mixed).verdict is Verdict.ERROR

@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable
 
 from controller.analysis.judge import judge
-from controller.analysis.observations import Histogram, MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 MetricFactory = Callable[..., MetricSpec]
@@ -73,7 +73,7 @@ def test_unusable_numbers_are_an_error_naming_them(metric: MetricFactory, observ
 def test_prediction_drift_goes_to_the_drift_judge_whatever_the_kind(
     metric: MetricFactory, observe: ObservationFactory
 ) -> None:
-    histogram = Histogram(edges=[0.0, 0.5, 1.0], counts=[30, 30])
+    histogram = BinCounts(edges=[0.0, 0.5, 1.0], counts=[30, 30])
     sample = VariantSample(count=60, histogram=histogram)
     result = judge(metric(router="predictionDrift", max=0.2), observe(candidate=sample, stable=sample))
     assert (result.verdict, result.statistic, result.statistic_value) == (Verdict.PASSED, "psi", 0.0)

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.analysis.judge import judge
-from controller.analysis.observations import AnalysisResult, Histogram, MetricObservation, VariantSample
-from controller.analysis.policy import Outcome, apply_result
-from controller.api.analysis import MetricSpec, ProviderErrorPolicy
+from controller.analysis.observations import AnalysisResult, BinCounts, MetricObservation, VariantSample
+from controller.analysis.policy import TallyOutcome, apply_result
+from controller.api.metrics import MetricSpec, ProviderErrorPolicy
 from controller.api.status import MetricTally, Verdict
 
 EDGES = [0.0, 0.01, 0.05, 0.1, 0.5, 1.0, math.inf]
@@ -21,7 +21,7 @@ T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 counts = st.integers(min_value=0, max_value=400)
 histograms = st.lists(counts, min_size=len(EDGES) - 1, max_size=len(EDGES) - 1).map(
-    lambda bins: Histogram(edges=EDGES, counts=bins)
+    lambda bins: BinCounts(edges=EDGES, counts=bins)
 )
 categories = st.dictionaries(st.sampled_from(LABELS), counts, max_size=len(LABELS))
 
@@ -170,7 +170,7 @@ def test_policy_fails_only_once_failures_exceed_the_limit(
         )
         failures += counts_as_failure
         assert tally.failed == failures
-        assert (outcome is Outcome.FAILED) == (counts_as_failure and failures > failure_limit)
-        if outcome is Outcome.STALLED:
+        assert (outcome is TallyOutcome.FAILED) == (counts_as_failure and failures > failure_limit)
+        if outcome is TallyOutcome.STALLED:
             assert verdict is Verdict.INCONCLUSIVE and inconclusive_limit is not None
             assert tally.consecutive_inconclusive > inconclusive_limit

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from controller.analysis.judge import judge
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import DEFAULT_MIN_SAMPLES, MetricSpec
+from controller.api.metrics import DEFAULT_MIN_SAMPLES, MetricSpec
 from controller.api.status import Verdict
 
 PROMETHEUS = {"address": "http://prometheus:9090", "query": "sum(rate(errors_total[5m]))"}

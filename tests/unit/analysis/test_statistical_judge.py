@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from controller.analysis.judge import judge
-from controller.analysis.observations import Histogram, MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
 MetricFactory = Callable[..., MetricSpec]
@@ -30,8 +30,8 @@ def _rates(observe: ObservationFactory, candidate: tuple[int, int], stable: tupl
 
 def _histograms(observe: ObservationFactory, candidate: list[int], stable: list[int]) -> MetricObservation:
     return observe(
-        candidate=VariantSample(count=sum(candidate), histogram=Histogram(edges=EDGES, counts=candidate)),
-        stable=VariantSample(count=sum(stable), histogram=Histogram(edges=EDGES, counts=stable)),
+        candidate=VariantSample(count=sum(candidate), histogram=BinCounts(edges=EDGES, counts=candidate)),
+        stable=VariantSample(count=sum(stable), histogram=BinCounts(edges=EDGES, counts=stable)),
     )
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controller.analysis.observations import AnalysisResult
-from controller.analysis.policy import Outcome, apply_result
-from controller.api.analysis import MetricSpec
+from controller.analysis.policy import TallyOutcome, apply_result
+from controller.api.metrics import MetricSpec
 from controller.api.status import MetricTally, Verdict
 
 MetricFactory = Callable[..., MetricSpec]
@@ -17,7 +17,7 @@ MetricFactory = Callable[..., MetricSpec]
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def _feed(spec: MetricSpec, verdicts: list[Verdict]) -> list[tuple[MetricTally, Outcome]]:
+def _feed(spec: MetricSpec, verdicts: list[Verdict]) -> list[tuple[MetricTally, TallyOutcome]]:
     tally = MetricTally(metric=spec.name, scope="background")
     steps = []
     for minute, verdict in enumerate(verdicts):
@@ -30,33 +30,33 @@ def _feed(spec: MetricSpec, verdicts: list[Verdict]) -> list[tuple[MetricTally, 
 
 def test_default_failure_limit_fails_on_the_first_failure(metric: MetricFactory) -> None:
     [(tally, outcome)] = _feed(metric(max=0.05), [Verdict.FAILED])
-    assert outcome is Outcome.FAILED
+    assert outcome is TallyOutcome.FAILED
     assert tally.failed == 1
 
 
 def test_failures_beyond_the_limit_fail_as_in_argo_rollouts(metric: MetricFactory) -> None:
     steps = _feed(metric(max=0.05, failureLimit=2), [Verdict.FAILED, Verdict.PASSED, Verdict.FAILED, Verdict.FAILED])
-    assert [outcome for _, outcome in steps] == [Outcome.PENDING, Outcome.PASSED, Outcome.PENDING, Outcome.FAILED]
+    assert [outcome for _, outcome in steps] == [TallyOutcome.PENDING, TallyOutcome.PASSED, TallyOutcome.PENDING, TallyOutcome.FAILED]
     assert steps[-1][0].failed == 3
     assert steps[-1][0].passed == 1
 
 
 def test_held_errors_never_fail(metric: MetricFactory) -> None:
     steps = _feed(metric(max=0.05), [Verdict.ERROR] * 5)
-    assert {outcome for _, outcome in steps} == {Outcome.PENDING}
+    assert {outcome for _, outcome in steps} == {TallyOutcome.PENDING}
     tally = steps[-1][0]
     assert (tally.errors, tally.consecutive_errors, tally.failed) == (5, 5, 0)
 
 
 def test_errors_count_as_failures_when_told_to(metric: MetricFactory) -> None:
     steps = _feed(metric(max=0.05, onProviderError="fail", failureLimit=1), [Verdict.ERROR, Verdict.ERROR])
-    assert [outcome for _, outcome in steps] == [Outcome.PENDING, Outcome.FAILED]
+    assert [outcome for _, outcome in steps] == [TallyOutcome.PENDING, TallyOutcome.FAILED]
     assert (steps[-1][0].errors, steps[-1][0].failed) == (2, 2)
 
 
 def test_inconclusive_without_a_limit_holds_forever(metric: MetricFactory) -> None:
     steps = _feed(metric(max=0.05), [Verdict.INCONCLUSIVE] * 20)
-    assert {outcome for _, outcome in steps} == {Outcome.PENDING}
+    assert {outcome for _, outcome in steps} == {TallyOutcome.PENDING}
     assert steps[-1][0].consecutive_inconclusive == 20
 
 
@@ -71,7 +71,7 @@ def test_inconclusive_streak_beyond_the_limit_stalls_and_a_pass_restarts_it(metr
         Verdict.INCONCLUSIVE,
     ]
     steps = _feed(spec, verdicts)
-    expected = [Outcome.PENDING, Outcome.PENDING, Outcome.PASSED, Outcome.PENDING, Outcome.PENDING, Outcome.STALLED]
+    expected = [TallyOutcome.PENDING, TallyOutcome.PENDING, TallyOutcome.PASSED, TallyOutcome.PENDING, TallyOutcome.PENDING, TallyOutcome.STALLED]
     assert [outcome for _, outcome in steps] == expected
     assert [tally.consecutive_inconclusive for tally, _ in steps] == [1, 2, 0, 1, 2, 3]
     assert (steps[-1][0].inconclusive, steps[-1][0].failed) == (5, 0)

@@ -10,7 +10,7 @@ from controller.api.spec import HeaderRouteStep
 from controller.api.status import Phase, TrafficSplit, Verdict
 from controller.engine.actions import EnsureRevision, ScaleRevision, SetTraffic
 from controller.engine.inputs import ManualAction
-from controller.local.session import Outcome, outcome_of
+from controller.local.session import SessionOutcome, outcome_of
 
 SHADOW_ERRORS = {"name": "shadow-errors", "router": {"metric": "shadowErrorRate"}, "max": 0.05, "minSamples": 50}
 
@@ -41,7 +41,7 @@ def test_shadow_with_promote_false_ends_in_a_passed_verdict_with_stable_untouche
     assert writes[-1] == SetTraffic(stable_revision=stable, candidate_revision=None, split=TrafficSplit.all_stable())
     assert all(a.split.candidate == 0 and a.stable_revision == stable for a in of_kind(sim.actions, SetTraffic))
     assert len([e for e in status.evidence if e.scope == "shadow"]) == 3  # at least the 3m duration at 1m
-    assert outcome_of(sim.rollout) is Outcome.VERDICT
+    assert outcome_of(sim.rollout) is SessionOutcome.VERDICT
 
     sim.apply("2")  # re-applying the judged template does not judge it again
     assert all(sim.tick(60).actions == [] for _ in range(5))

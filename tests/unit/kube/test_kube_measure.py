@@ -9,12 +9,12 @@ import pytest
 
 from controller.analysis.judge import judge
 from controller.analysis.observations import MetricObservation
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.api.status import Verdict
 from controller.engine.inputs import MeasurementRequest
-from controller.kube.measure import RouterStatsSource, Snapshot, SnapshotHistory, window_stats
-from controller.kube.routers import ReadingsListener, RouterEndpoint, RouterReading
+from controller.routing.measure import RouterStatsSource, Snapshot, SnapshotHistory, window_stats
+from controller.routing.polling import ReadingsListener, RouterEndpoint, RouterReading
 from controller.providers.router_stats import observe_router_metric
 from router.stats import ErrorCounts, RouterStats, VariantStats
 

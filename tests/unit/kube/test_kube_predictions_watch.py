@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from controller.api.resource import ModelRollout
-from controller.kube.measure import PredictionsWatch
-from controller.kube.routers import ReadingsListener, RouterEndpoint, RouterReading
+from controller.routing.measure import PredictionsWatch
+from controller.routing.polling import ReadingsListener, RouterEndpoint, RouterReading
 from router.stats import RouterStats, VariantStats
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,11 +12,11 @@ import pytest
 from aiohttp import web
 
 from controller.analysis.observations import MetricObservation, VariantSample
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest
-from controller.kube.measure import RouterStatsSource
-from controller.kube.routers import RouterEndpoint, RouterPoller
+from controller.routing.measure import RouterStatsSource
+from controller.routing.polling import RouterEndpoint, RouterPoller
 from router.stats import ErrorCounts, RouterStats, VariantStats
 
 pytestmark = pytest.mark.anyio

@@ -9,13 +9,8 @@ from controller.api.spec import HeaderRouteStep
 from controller.api.status import TrafficSplit
 from controller.engine.actions import SetTraffic
 from controller.kube.objects import router_configmap
-from controller.kube.routerconfig import (
-    build_config,
-    config_of,
-    generation_of,
-    same_routing,
-    service_upstream,
-)
+from controller.kube.routerconfig import config_of, generation_of, service_upstream
+from controller.routing.config import build_config, same_routing
 
 RolloutFactory = Callable[..., ModelRollout]
 
@@ -33,7 +28,7 @@ def test_a_split_becomes_weights_mirror_and_a_candidate_header_route(make_rollou
     assert (config.weights.stable, config.weights.candidate, config.mirror_percent) == (75, 25, 10)
     assert [(r.header, r.value, r.variant) for r in config.header_routes] == [("x-test", "yes", "candidate")]
     assert config.header_routing_enabled is False
-    assert config.timeout_s == 5.0
+    assert config.timeout_seconds == 5.0
     assert config.sticky is not None and config.sticky.header == "x-user" and config.sticky.salt == "ml/fraud"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.kube.routers import RouterEndpoint, endpoints_of
+from controller.kube.routers import endpoints_of
+from controller.routing.polling import RouterEndpoint
 
 
 def _slice(endpoints: list[dict[str, Any]], ports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from controller.api.status import AnalysisRecord, Verdict
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def report() -> RolloutReport:
     return RolloutReport(
         rollout="fraud-scorer",
         scenario="errors",
-        outcome=Outcome.ROLLED_BACK,
+        outcome=SessionOutcome.ROLLED_BACK,
         reason="error-rate failed 1 time (failureLimit 0): error rate 0.18 is above max 0.05",
         started_at=START,
         finished_at=at(60),

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from controller.api.status import AnalysisRecord, Phase, TrafficSplit, Verdict
 from controller.local.report import SeriesPoint
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 from controller.local.view import LiveSnapshot, live_view, render
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_lists_only_the_latest_verdicts(snapshot: LiveSnapshot) -> None:
 def test_outcome_panel_appears_only_when_done(snapshot: LiveSnapshot) -> None:
     assert "ROLLED BACK" not in _text(snapshot)
 
-    done = snapshot.model_copy(update={"outcome": Outcome.ROLLED_BACK, "reason": "error-rate failed: 0.18 > 0.05", "phase": Phase.DEGRADED})
+    done = snapshot.model_copy(update={"outcome": SessionOutcome.ROLLED_BACK, "reason": "error-rate failed: 0.18 > 0.05", "phase": Phase.DEGRADED})
     text = _text(done)
 
     assert "ROLLED BACK" in text and "error-rate failed: 0.18 > 0.05" in text and "Degraded" in text
@@ -97,7 +97,7 @@ def test_before_any_traffic_or_analysis_says_so() -> None:
 
 
 def test_rollout_text_is_shown_literally_not_as_markup() -> None:
-    text = _text(LiveSnapshot(rollout="[bold]x[/bold]", step_description="[red]boom", outcome=Outcome.PROMOTED, reason="[link=x]y"))
+    text = _text(LiveSnapshot(rollout="[bold]x[/bold]", step_description="[red]boom", outcome=SessionOutcome.PROMOTED, reason="[link=x]y"))
 
     assert "[bold]x[/bold]" in text and "[red]boom" in text and "[link=x]y" in text
 

@@ -20,7 +20,7 @@ from controller.local.report import (
     render_html,
     write_report,
 )
-from controller.local.session import Outcome
+from controller.local.session import SessionOutcome
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -118,7 +118,7 @@ def test_step_and_evidence_text_is_escaped_in_tables_and_charts(report: RolloutR
 
 
 def test_empty_report_still_renders_with_explanations(report: RolloutReport) -> None:
-    empty = report.model_copy(update={"steps": [], "analysis": [], "series": [], "outcome": Outcome.INVALID, "router_stats": {}})
+    empty = report.model_copy(update={"steps": [], "analysis": [], "series": [], "outcome": SessionOutcome.INVALID, "router_stats": {}})
     page = render_html(empty)
 
     assert "No step was started." in page and "No analysis ran." in page
@@ -126,7 +126,7 @@ def test_empty_report_still_renders_with_explanations(report: RolloutReport) -> 
 
 
 def test_shadow_verdict_outcome_shows_the_verdict(report: RolloutReport) -> None:
-    shadow = report.model_copy(update={"outcome": Outcome.VERDICT, "verdict": Verdict.PASSED})
+    shadow = report.model_copy(update={"outcome": SessionOutcome.VERDICT, "verdict": Verdict.PASSED})
 
     assert re.search(r'id="outcome">\s*verdict: Passed\s*<', render_html(shadow))
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from controller.errors import SpecError
 from controller.local.demo_model import load_demo_data
-from controller.local.traffic import (
+from controller.local.loadgen import (
     TrafficConfig,
     TrafficFileError,
     TrafficRequest,

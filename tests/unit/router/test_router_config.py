@@ -33,7 +33,7 @@ def test_the_wire_form_is_camel_case_and_round_trips() -> None:
         retry_candidate_on_stable=True,
     )
     wire = json.loads(config.model_dump_json(by_alias=True))
-    assert {"mirrorPercent", "headerRoutes", "retryCandidateOnStable", "maxBodyBytes", "timeoutS"} <= set(wire)
+    assert {"mirrorPercent", "headerRoutes", "retryCandidateOnStable", "maxBodyBytes", "timeoutSeconds"} <= set(wire)
     assert wire["predictions"]["jsonPath"] == "$.result[0].score"
     assert wire["headerRoutes"][0]["header"] == "x-tester"
     assert parse_config(json.dumps(wire)) == config
@@ -62,7 +62,7 @@ def test_snake_case_is_accepted_too() -> None:
         ('generation: 1\nupstreams: {stable: "http://x"}\npredictions: {jsonPath: "a[x]"}', "predictions.jsonPath", "[x]"),
         ('generation: 1\nupstreams: {stable: "http://x"}\npredictions: {tolerance: -0.1}', "predictions.tolerance", "-0.1"),
         ('generation: 1\nupstreams: {stable: "http://x"}\npredictionBins: [0, 0.5, 0.5]', "predictionBins", "[2]"),
-        ('generation: 1\nupstreams: {stable: "http://x"}\ntimeoutS: 0', "timeoutS", "0"),
+        ('generation: 1\nupstreams: {stable: "http://x"}\ntimeoutSeconds: 0', "timeoutSeconds", "0"),
         ('generation: 1\nupstreams: {stable: "http://x"}\nweight: 5', "weight", "Extra inputs"),
     ],
 )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from strategy_specs import ERROR_RATE
 
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.spec import HeaderRouteStep
 from controller.strategies import (
     Analysis,

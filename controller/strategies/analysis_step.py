@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.api.analysis import AnalysisStep
+from controller.api.metrics import AnalysisStep
 from controller.api.spec import ModelRolloutSpec
 from controller.errors import SpecError
 from controller.strategies.steps import Analysis

@@ -26,14 +26,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from controller.analysis.observations import MetricObservation
-from controller.api.analysis import MetricSpec
+from controller.api.metrics import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest, PredictionsReading
 from controller.engine.predictions import mostly_unreadable
-from controller.kube.routers import ReadingsListener, RouterReading
+from controller.routing.polling import ReadingsListener, RouterReading
 from controller.runtime.ports import MetricProvider
-from router.errors import StatsMergeError
-from router.stats import RouterStats, delta, merge
+from router.stats import RouterStats, StatsMergeError, delta, merge
 
 __all__ = [
     "StatsMapper",

@@ -17,15 +17,10 @@ from controller.errors import DependencyError
 from controller.kube.client import CONFIGMAP, KubeClient
 from controller.kube.errors import AlreadyExists, Conflict, NotFound
 from controller.kube.objects import router_configmap, router_name
-from controller.kube.routerconfig import (
-    UpstreamResolver,
-    build_config,
-    config_of,
-    generation_of,
-    same_routing,
-)
-from controller.kube.routers import RouterEndpoint, RouterPoller
+from controller.kube.routerconfig import config_of, generation_of
 from controller.kube.store import Store
+from controller.routing.config import UpstreamResolver, build_config, same_routing
+from controller.routing.polling import RouterEndpoint, RouterPoller
 
 __all__ = ["KubeTrafficControl"]
 

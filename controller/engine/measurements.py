@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from controller.analysis.judge import judge
 from controller.analysis.observations import AnalysisResult, MetricObservation
-from controller.analysis.policy import Outcome, apply_result
-from controller.api.analysis import MetricSpec
+from controller.analysis.policy import TallyOutcome, apply_result
+from controller.api.metrics import MetricSpec
 from controller.api.spec import ModelRolloutSpec
 from controller.api.status import EVIDENCE_LIMIT, AnalysisRecord, MetricTally, ModelRolloutStatus, PauseState, Verdict
 from controller.engine.endings import report_verdict, rollback
@@ -48,7 +48,7 @@ class Judged:
     metric: MetricSpec
     result: AnalysisResult
     tally: MetricTally
-    outcome: Outcome
+    outcome: TallyOutcome
 
 
 def held(status: ModelRolloutStatus) -> bool:
@@ -198,7 +198,7 @@ def _mark_measured(plan: Plan, ctx: Context, judged: list[Judged]) -> Plan:
 
 
 def _react(plan: Plan, ctx: Context, judged: list[Judged]) -> Plan:
-    failed = next((one for one in judged if one.outcome is Outcome.FAILED), None)
+    failed = next((one for one in judged if one.outcome is TallyOutcome.FAILED), None)
     if failed is not None:
         why = Message.ANALYSIS_FAILED.format(
             detail=failed.result.reason,
@@ -210,7 +210,7 @@ def _react(plan: Plan, ctx: Context, judged: list[Judged]) -> Plan:
         if ends_in_verdict(ctx.steps):
             return report_verdict(plan, ctx, Verdict.FAILED, why)
         return rollback(plan.event(Reason.ANALYSIS_FAILED, why, "Warning"), ctx, Reason.ANALYSIS_FAILED, why)
-    stalled = next((one for one in judged if one.outcome is Outcome.STALLED), None)
+    stalled = next((one for one in judged if one.outcome is TallyOutcome.STALLED), None)
     return _stall(plan, ctx, stalled) if stalled is not None else plan
 
 
