@@ -22,6 +22,7 @@ __all__ = [
     "PauseState",
     "ScaleDown",
     "ProviderOutage",
+    "RequestOutcome",
     "ModelRolloutStatus",
     "EVIDENCE_LIMIT",
 ]
@@ -140,6 +141,15 @@ class ProviderOutage(ApiModel):
     message: str = ""
 
 
+class RequestOutcome(ApiModel):
+    """What the controller did with the last manual request, so whoever sent it can read the answer by its id."""
+
+    id: str
+    action: str
+    handled: bool = Field(description="True when acted on; false when refused, with the reason in message.")
+    message: str = ""
+
+
 class ModelRolloutStatus(ApiModel):
     observed_generation: int = 0
     phase: Phase | None = None
@@ -165,6 +175,7 @@ class ModelRolloutStatus(ApiModel):
     background_measured_at: datetime | None = None
     shadow_verdict: Verdict | None = None
     last_request_id: str | None = None
+    last_request: RequestOutcome | None = None
     tallies: list[MetricTally] = Field(default_factory=list)
     evidence: list[AnalysisRecord] = Field(default_factory=list, max_length=EVIDENCE_LIMIT)
     conditions: list[Condition] = Field(default_factory=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controller.api.status import MetricTally, PauseState, Phase
+from controller.api.status import MetricTally, PauseState, Phase, RequestOutcome
 from controller.engine.actions import ScaleRevision
 from controller.engine.measurements import current_step, held
 from controller.engine.endings import rollback, undo
@@ -56,8 +56,11 @@ def handle_request(plan: Plan, ctx: Context) -> Plan:
     if isinstance(outcome, Ignored):
         shown = phase.value if phase is not None else "none"
         message = Message.REQUEST_IGNORED.format(action=request.action.value, phase=shown, why=outcome.why)
-        outcome = plan.event(Reason.REQUEST_IGNORED, message, "Warning")
-    return outcome.update(last_request_id=request.id)
+        answer = RequestOutcome(id=request.id, action=request.action.value, handled=False, message=message)
+        return plan.event(Reason.REQUEST_IGNORED, message, "Warning").update(last_request_id=request.id, last_request=answer)
+    # The CLI waits on this answer: what the controller now says the rollout is doing.
+    answer = RequestOutcome(id=request.id, action=request.action.value, handled=True, message=outcome.status.message)
+    return outcome.update(last_request_id=request.id, last_request=answer)
 
 
 def _promote(plan: Plan, ctx: Context, request: ManualRequest) -> Handled:
