@@ -216,7 +216,8 @@ def run_size(size: int, args: argparse.Namespace) -> Result:
     processes = Processes(workdir)
     try:
         api = processes.start("fakekube", [sys.executable, "-m", "tests.fakekube", "--port", str(api_port),
-                                           "--kubeconfig", str(kubeconfig), "--ready-after", "0.2", "--history", "200000"], cpu=1)  # fmt: skip
+                                           "--kubeconfig", str(kubeconfig), "--ready-after", "0.2", "--history", "200000"],
+                              cpu=1)  # fmt: skip
         asyncio.run(wait_http_ok(f"http://127.0.0.1:{api_port}/version", 30, api))
         sim = processes.start("sim-routers", [sys.executable, "-m", "bench.sim_routers", "--api", f"http://127.0.0.1:{api_port}",
                                               "--count", str(size), "--control-port", str(control_port)], cpu=1)  # fmt: skip

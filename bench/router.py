@@ -244,17 +244,29 @@ def _report(rounds: dict[str, list[Result]]) -> None:
     print(f"  router (no mirror) / nginx throughput       {_paired(rounds, _plain_share):6.1%}")
     print(f"  router / direct throughput                  {_paired(rounds, _direct_share):6.1%}")
     print(f"  one shadow copy / one served request        {_paired(rounds, _shadow_share):6.1%}   (CPU price, read off 100% mirroring)")
-    print(f"  mirroring cost to the primary path at 10%   {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}   (that price x 10% x {STABLE_SHARE:.0%} stable)")
+    print(
+        f"  mirroring cost to the primary path at 10%   {cost:6.1%}   target < 10%    {'met' if cost < 0.10 else 'MISSED'}"
+        f"   (that price x 10% x {STABLE_SHARE:.0%} stable)"
+    )
     print(f"  the same, as 0% vs 10% throughput directly  {statistics.median(direct_costs):6.1%}   {_noise_note(direct_costs)}")
-    print(f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s, spread arrivals {added:6.3f} ms   target < 1 ms   {'met' if added < 1 else 'MISSED'}")
+    print(
+        f"  p50 added at ~{medians['paced direct'].requests_per_s:,.0f} req/s, spread arrivals {added:6.3f} ms"
+        f"   target < 1 ms   {'met' if added < 1 else 'MISSED'}"
+    )
     print(f"  p50 nginx adds at the same rate             {_paired(rounds, _nginx_added):6.3f} ms")
-    print(f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)")
+    print(
+        f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms"
+        f"   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)"
+    )
     if count > 1:
         priced = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _implied_mirror_cost))
         direct = ", ".join(f"{c:.1%}" for c in direct_costs)
         added_each = ", ".join(f"{a:.3f}" for a in _per_round(rounds, _router_added))
         print(f"\nper round: mirroring cost {priced} (directly {direct}); p50 added {added_each} ms")
-        print(f"noise: router 90/10 throughput moved {_spread(rounds, 'router 90/10'):.1%} between rounds, nginx 90/10 {_spread(rounds, 'nginx 90/10'):.1%}")
+        print(
+            f"noise: router 90/10 throughput moved {_spread(rounds, 'router 90/10'):.1%} between rounds,"
+            f" nginx 90/10 {_spread(rounds, 'nginx 90/10'):.1%}"
+        )
 
 
 def main() -> int:
@@ -278,7 +290,10 @@ def main() -> int:
         bench = Bench(args, workdir)
         backends = start_nginx(binary, workdir / "backends", backends_config(workdir / "backends", ports), args.load_core)
         with running(backends, f"http://127.0.0.1:{ports.stable}/"):
-            print(f"proxy on core {args.proxy_core}; wrk and nginx backends on core {args.load_core}; {args.connections} connections, {args.duration}s each")
+            print(
+                f"proxy on core {args.proxy_core}; wrk and nginx backends on core {args.load_core};"
+                f" {args.connections} connections, {args.duration}s each"
+            )
             print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
             for round_number in range(1, args.rounds + 1):
                 print(f"round {round_number} of {args.rounds}")

@@ -27,10 +27,18 @@ def _configmap(text: str) -> tuple[str, str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, metavar="FILE", help="config file (JSON or YAML), reloaded when it changes")
-    source.add_argument("--configmap", type=_configmap, metavar="NAMESPACE/NAME", help="watch this ConfigMap (key router.json, router.yaml or config.yaml)")
-    parser.add_argument("--listen", type=parse_address, default=("127.0.0.1", 8080), metavar="HOST:PORT", help="data port (default 127.0.0.1:8080)")
-    parser.add_argument("--admin-listen", type=parse_address, default=("127.0.0.1", 9090), metavar="HOST:PORT", help="admin port (default 127.0.0.1:9090)")
-    parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig for --configmap outside a pod (default: $KUBECONFIG or ~/.kube/config)")
+    source.add_argument(
+        "--configmap", type=_configmap, metavar="NAMESPACE/NAME", help="watch this ConfigMap (key router.json, router.yaml or config.yaml)"
+    )
+    parser.add_argument(
+        "--listen", type=parse_address, default=("127.0.0.1", 8080), metavar="HOST:PORT", help="data port (default 127.0.0.1:8080)"
+    )
+    parser.add_argument(
+        "--admin-listen", type=parse_address, default=("127.0.0.1", 9090), metavar="HOST:PORT", help="admin port (default 127.0.0.1:9090)"
+    )
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig for --configmap outside a pod (default: $KUBECONFIG or ~/.kube/config)"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 

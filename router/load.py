@@ -100,7 +100,11 @@ class Load:
     def mirror_room(self, size: int, candidate_saturated: bool) -> bool:
         """Whether a shadow copy of `size` body bytes may go: the first work to shed under pressure."""
         limits = self.limits
-        if candidate_saturated or 2 * self.in_flight["candidate"] >= limits.in_flight_per_variant or 2 * (self.buffered + size) > limits.buffered_bytes:
+        if (
+            candidate_saturated
+            or 2 * self.in_flight["candidate"] >= limits.in_flight_per_variant
+            or 2 * (self.buffered + size) > limits.buffered_bytes
+        ):
             self.shed["mirror"] += 1
             return False
         return True

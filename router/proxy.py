@@ -82,7 +82,9 @@ class DataProxy:
             _reject(request, 400, message, _VARIANT_LINES[variant] + _id_line(request_id), request_id)
             return None
         if not self.load.admit(variant):
-            message = f"the router is at its limit of {active.limits.in_flight_per_variant} requests in flight to the {variant}; retry later"
+            message = (
+                f"the router is at its limit of {active.limits.in_flight_per_variant} requests in flight to the {variant}; retry later"
+            )
             _reject(request, 503, message, _VARIANT_LINES[variant] + _id_line(request_id) + _RETRY_AFTER, request_id)
             return None
         call = _Call(self, active, request, variant, request_id, forwarded + _id_line(request_id))

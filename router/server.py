@@ -9,8 +9,9 @@ What the data port needs is kept: keep-alive (HTTP/1.1 by default, HTTP/1.0 on r
 idle timeout that also takes clients stalled half-way through a request, pipelined requests
 answered in order, request bodies counted as they arrive (so one over the limit is refused
 without being held whole), `Expect: 100-continue`, back-pressure both ways, 400 for requests the
-parser rejects (after the answers to the requests parsed whole before them), word to the handler of a client gone before its body was in, and a graceful
-stop: listening ends, idle connections close, requests in flight get `drain_s` to finish.
+parser rejects (after the answers to the requests parsed whole before them), word to the handler
+of a client gone before its body was in, and a graceful stop: listening ends, idle connections
+close, requests in flight get `drain_s` to finish.
 """
 
 from __future__ import annotations

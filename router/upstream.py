@@ -339,7 +339,11 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(self, loop), self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None
+                    lambda: _Connection(self, loop),
+                    self._host,
+                    self._port,
+                    ssl=self._ssl,
+                    server_hostname=self._host if self._ssl else None,
                 )
         except TimeoutError:
             self._opening_failed(on_answer, UpstreamTimeout(f"connecting to {self.url} took over {self.connect_timeout_s:g}s"))
@@ -366,7 +370,10 @@ class UpstreamPool:
             connection.expire()
         while self._waiting and self._waiting[0][3] <= now:  # deadlines are in arrival order
             on_answer = self._waiting.popleft()[2]
-            _deliver(on_answer, UpstreamTimeout(f"{self.url}: no connection came free within {self.timeout_s:g}s (at most {self.max_connections} open)"))
+            _deliver(
+                on_answer,
+                UpstreamTimeout(f"{self.url}: no connection came free within {self.timeout_s:g}s (at most {self.max_connections} open)"),
+            )
         self._sweep = None
         if self._busy or self._waiting:
             self._arm_sweep(loop)

@@ -26,7 +26,7 @@ class BinCounts(_Frozen):
     counts: list[int]
 
     @model_validator(mode="after")
-    def _shape(self) -> "BinCounts":
+    def _shape(self) -> BinCounts:
         if len(self.edges) != len(self.counts) + 1:
             raise ValueError(f"{len(self.edges)} edges for {len(self.counts)} counts; expected counts + 1")
         if any(b <= a for a, b in zip(self.edges, self.edges[1:])):

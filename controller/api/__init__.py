@@ -1,5 +1,6 @@
 """The ModelRollout API: pydantic models for spec and status, the single source of the CRD schema."""
 
+from controller.api.base import ApiModel, Duration, Percent, format_duration, parse_duration
 from controller.api.metrics import (
     AnalysisSpec,
     AnalysisStep,
@@ -12,7 +13,6 @@ from controller.api.metrics import (
     RouterSource,
     WebhookSource,
 )
-from controller.api.base import ApiModel, Duration, Percent, format_duration, parse_duration
 from controller.api.resource import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAME, VERSION, ModelRollout, revision_of
 from controller.api.spec import (
     BlueGreenStrategy,

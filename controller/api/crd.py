@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from controller.api.metrics import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
 from controller.api.base import ApiModel
+from controller.api.metrics import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
 from controller.api.resource import GROUP, KIND, PLURAL, SHORT_NAME, VERSION, ModelRollout
 from controller.api.spec import CanaryStep, PredictionSpec, ServiceSpec, StickyKey, Strategy
 from controller.api.status import TrafficSplit

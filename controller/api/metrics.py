@@ -92,7 +92,7 @@ class WebhookSource(ApiModel):
 
     A verdict is `{"verdict": "Passed|Failed|Inconclusive"}`. A value is `{"value": x}` (the candidate's) or `{"candidate": x, "stable": y}` (maxIncrease needs
     both), with `"samples": n` when something counts them (minSamples needs it).
-    """
+    """  # noqa: E501 - the CRD's description keeps these line breaks
 
     url: HttpAddress
     timeout: Duration = 10.0
@@ -106,7 +106,7 @@ class MaxIncrease(ApiModel):
     percent: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "MaxIncrease":
+    def _exactly_one(self) -> MaxIncrease:
         if (self.absolute is None) == (self.percent is None):
             raise ValueError("set exactly one of absolute or percent")
         return self
@@ -171,7 +171,7 @@ class MetricSpec(ApiModel):
     )
 
     @model_validator(mode="after")
-    def _one_source_one_judgement(self) -> "MetricSpec":
+    def _one_source_one_judgement(self) -> MetricSpec:
         sources = [n for n in ("router", "prometheus", "webhook") if getattr(self, n) is not None]
         if len(sources) != 1:
             raise ValueError(f"set exactly one source of router, prometheus, webhook (got {sources or 'none'})")

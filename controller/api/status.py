@@ -68,7 +68,7 @@ class TrafficSplit(ApiModel):
     header_route: HeaderRouteStep | None = None
 
     @model_validator(mode="after")
-    def _weights_sum_to_100(self) -> "TrafficSplit":
+    def _weights_sum_to_100(self) -> TrafficSplit:
         if self.stable + self.candidate != 100:
             raise ValueError(f"stable {self.stable} + candidate {self.candidate} must be 100")
         return self
@@ -80,7 +80,7 @@ class TrafficSplit(ApiModel):
         return text + (f" mirror {self.mirror}%" if self.mirror else "")
 
     @classmethod
-    def all_stable(cls) -> "TrafficSplit":
+    def all_stable(cls) -> TrafficSplit:
         return cls()
 
 

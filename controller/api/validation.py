@@ -24,9 +24,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from controller.api.admission import server_view
-from controller.api.metrics import AnalysisSpec, AnalysisStep, MetricSpec, PrometheusSource, RouterMetric
 from controller.api.crd import openapi_schema
 from controller.api.messages import describe_errors
+from controller.api.metrics import AnalysisSpec, AnalysisStep, MetricSpec, PrometheusSource, RouterMetric
 from controller.api.resource import ModelRollout
 from controller.api.spec import CanaryStrategy, ModelRolloutSpec
 from controller.errors import SpecError

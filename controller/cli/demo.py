@@ -13,10 +13,10 @@ from rich.console import Console
 from controller.api.resource import ModelRollout
 from controller.errors import ModelRolloutError
 from controller.local.inputs import read_rollout
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.runner import LocalTarget, run_local
 from controller.local.session import SessionOutcome
-from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 
 __all__ = ["add_arguments", "run", "SCENARIOS", "EXAMPLE"]
 

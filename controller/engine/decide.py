@@ -30,10 +30,10 @@ from datetime import datetime
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import ModelRolloutStatus
 from controller.engine.actions import Action
-from controller.engine.measurements import apply_measurements, due_requests
 from controller.engine.conditions import with_kstatus
 from controller.engine.endings import scale_down_due
 from controller.engine.inputs import MeasurementRequest, Observations
+from controller.engine.measurements import apply_measurements, due_requests
 from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
 from controller.engine.predictions import watch_predictions

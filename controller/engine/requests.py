@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from controller.api.status import MetricTally, PauseState, Phase, RequestOutcome
 from controller.engine.actions import ScaleRevision
-from controller.engine.measurements import current_step, held
 from controller.engine.endings import rollback, undo
 from controller.engine.inputs import ManualAction, ManualRequest
+from controller.engine.measurements import current_step, held
 from controller.engine.phases import Transition, request_makes_sense
 from controller.engine.plan import Context, Plan
 from controller.engine.reasons import Message, Reason

@@ -12,8 +12,8 @@ needed (a manual pause or an inconclusive stall) or while a provider is down pas
 from __future__ import annotations
 
 from controller.api.status import PauseState, Phase, TrafficSplit, Verdict
-from controller.engine.measurements import analysis_done, analysis_progress, current_step, held
 from controller.engine.endings import promote, report_verdict
+from controller.engine.measurements import analysis_done, analysis_progress, current_step, held
 from controller.engine.phases import Transition
 from controller.engine.plan import Context, Plan, seconds_since
 from controller.engine.reasons import Message, Reason

@@ -22,11 +22,11 @@ from typing import Any
 
 from controller.api.resource import ModelRollout, revision_of
 from controller.engine.actions import EnsureRevision, ScaleRevision
+from controller.engine.traffic import candidate_share
 from controller.errors import DependencyError
 from controller.kube.apply import ensure_object
 from controller.kube.client import DEPLOYMENT, SERVICE, KubeClient
 from controller.kube.errors import NotFound
-from controller.engine.traffic import candidate_share
 from controller.kube.objects import (
     LABEL_COMPONENT,
     LABEL_REVISION,

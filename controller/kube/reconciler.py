@@ -31,9 +31,9 @@ from controller.kube.errors import Conflict, NotFound
 from controller.kube.infra import RouterInfra, Stores
 from controller.kube.manual import read_request
 from controller.kube.outcomes import record_outcome
+from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import DEFAULT_CADENCE, Cadence, next_wakeup_s
-from controller.kube.router_configmap import KubeTrafficControl
 from controller.runtime.driver import Ports, reconcile
 
 __all__ = ["Reconciler", "StatusConflicts", "parse_rollout"]

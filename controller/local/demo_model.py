@@ -263,9 +263,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=[v.value for v in Variant], default=env.get(f"{_ENV_PREFIX}VARIANT", "stable"))
     parser.add_argument("--scenario", choices=[s.value for s in Scenario], default=env.get(f"{_ENV_PREFIX}SCENARIO", "good"))
     parser.add_argument("--model-name", default=env.get(f"{_ENV_PREFIX}MODEL_NAME", "demo"))
-    parser.add_argument("--error-rate", type=float, default=env.get(f"{_ENV_PREFIX}ERROR_RATE"), help="share of requests answering 500, 0..1")
-    parser.add_argument("--extra-latency-ms", type=float, default=env.get(f"{_ENV_PREFIX}EXTRA_LATENCY_MS"), help="delay added to every request")
-    parser.add_argument("--seed", type=int, default=env.get(f"{_ENV_PREFIX}SEED", "0"), help="seeds the injected failures and shuffled labels")
+    parser.add_argument(
+        "--error-rate", type=float, default=env.get(f"{_ENV_PREFIX}ERROR_RATE"), help="share of requests answering 500, 0..1"
+    )
+    parser.add_argument(
+        "--extra-latency-ms", type=float, default=env.get(f"{_ENV_PREFIX}EXTRA_LATENCY_MS"), help="delay added to every request"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=env.get(f"{_ENV_PREFIX}SEED", "0"), help="seeds the injected failures and shuffled labels"
+    )
 
 
 def _config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> DemoModelConfig:

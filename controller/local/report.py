@@ -96,8 +96,20 @@ _CHARTS = (
     _Chart("request_rate", "Request rate", "req/s", "Requests each variant answered per second."),
     _Chart("error_rate", "Error rate", "%", "Share of requests answered 5xx, refused or timed out.", lambda v: v * 100),
     _Chart("p99_ms", "p99 latency", "ms", "99th percentile of response time: the slowest 1% take at least this long."),
-    _Chart("agreement", "Shadow agreement", "%", "Share of mirrored requests whose candidate prediction matched stable's within the tolerance.", lambda v: v * 100),
-    _Chart("drift_psi", "Prediction drift", "PSI", f"Population stability index of candidate vs stable predictions: < {MODERATE_SHIFT:g} stable, > {SIGNIFICANT_SHIFT:g} significant shift."),
+    _Chart(
+        "agreement",
+        "Shadow agreement",
+        "%",
+        "Share of mirrored requests whose candidate prediction matched stable's within the tolerance.",
+        lambda v: v * 100,
+    ),
+    _Chart(
+        "drift_psi",
+        "Prediction drift",
+        "PSI",
+        f"Population stability index of candidate vs stable predictions: < {MODERATE_SHIFT:g} stable,"
+        f" > {SIGNIFICANT_SHIFT:g} significant shift.",
+    ),
 )
 
 
@@ -112,9 +124,18 @@ def _figure_html(figure: go.Figure, div_id: str, height: int = 320) -> str:
 def _step_marks(figure: go.Figure, steps: Sequence[StepRecord]) -> None:
     for step in steps:
         at = step.started_at
-        figure.add_shape(type="line", xref="x", yref="paper", x0=at, x1=at, y0=0, y1=1, line={"color": "#9ca3af", "dash": "dot", "width": 1})
+        figure.add_shape(
+            type="line", xref="x", yref="paper", x0=at, x1=at, y0=0, y1=1, line={"color": "#9ca3af", "dash": "dot", "width": 1}
+        )
         figure.add_annotation(
-            x=at, y=1, xref="x", yref="paper", text=f"#{step.index}", showarrow=False, yanchor="bottom", font={"size": 10, "color": "#6b7280"}
+            x=at,
+            y=1,
+            xref="x",
+            yref="paper",
+            text=f"#{step.index}",
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 10, "color": "#6b7280"},
         )
 
 
@@ -183,7 +204,13 @@ def _timeline_chart(report: RolloutReport) -> str | None:
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("controller.local", "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("controller.local", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _duration(seconds: float) -> str:

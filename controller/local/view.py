@@ -26,8 +26,19 @@ __all__ = ["LiveSnapshot", "render", "live_view", "DEFAULT_VERDICT_LIMIT"]
 
 DEFAULT_VERDICT_LIMIT = 6
 _BAR_WIDTH = 40
-_VERDICT_STYLES = {Verdict.PASSED: "bold green", Verdict.FAILED: "bold red", Verdict.INCONCLUSIVE: "bold yellow", Verdict.ERROR: "bold magenta"}
-_OUTCOME_STYLES = {SessionOutcome.PROMOTED: "green", SessionOutcome.ROLLED_BACK: "red", SessionOutcome.VERDICT: "blue", SessionOutcome.INVALID: "red", SessionOutcome.TIMED_OUT: "yellow"}
+_VERDICT_STYLES = {
+    Verdict.PASSED: "bold green",
+    Verdict.FAILED: "bold red",
+    Verdict.INCONCLUSIVE: "bold yellow",
+    Verdict.ERROR: "bold magenta",
+}
+_OUTCOME_STYLES = {
+    SessionOutcome.PROMOTED: "green",
+    SessionOutcome.ROLLED_BACK: "red",
+    SessionOutcome.VERDICT: "blue",
+    SessionOutcome.INVALID: "red",
+    SessionOutcome.TIMED_OUT: "yellow",
+}
 _PHASE_STYLES = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
 
 

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
 from controller.api.metrics import MetricSpec, RouterMetric
-from router.stats import Histogram
-from router.stats import RouterStats, VariantStats
+from router.stats import Histogram, RouterStats, VariantStats
 
 __all__ = ["observe_router_metric", "to_bins", "quantile"]
 

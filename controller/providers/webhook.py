@@ -36,7 +36,7 @@ class WebhookReply(BaseModel):
     samples: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _says_something(self) -> "WebhookReply":
+    def _says_something(self) -> WebhookReply:
         if self.verdict is None and self.value is None and self.candidate is None:
             raise ValueError("reply has none of verdict, value, candidate")
         if self.verdict is Verdict.ERROR:

@@ -42,7 +42,9 @@ def build_config(rollout: ModelRollout, action: SetTraffic, generation: int, ups
         routes.append(HeaderRoute(header=split.header_route.header, value=split.header_route.value, variant="candidate"))
     return RouterConfig(
         generation=generation,
-        upstreams=Upstreams(stable=upstream(rollout, action.stable_revision), candidate=upstream(rollout, candidate) if candidate else None),
+        upstreams=Upstreams(
+            stable=upstream(rollout, action.stable_revision), candidate=upstream(rollout, candidate) if candidate else None
+        ),
         weights=Weights(stable=split.stable, candidate=split.candidate),
         mirror_percent=split.mirror if candidate else 0,
         header_routes=routes,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["WallClock", "ScaledClock"]
 
 
 class WallClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -27,7 +27,7 @@ class ScaledClock:
         if speed <= 0:
             raise ValueError(f"speed {speed} must be > 0")
         self._speed = speed
-        self._start = start or datetime.now(timezone.utc)
+        self._start = start or datetime.now(UTC)
         self._origin = time.monotonic()
 
     @property

@@ -49,8 +49,31 @@ def _report() -> RolloutReport:
         StepRecord(index=3, kind="analysis", description="drift again", started_at=_at(31), finished_at=_at(58)),
     ]
     analysis = [
-        AnalysisRecord(metric="agreement", scope="step 1", revision="c0ffee", verdict=Verdict.PASSED, reason="agreement 0.99 >= 0.9", time=_at(30), candidate_samples=600, candidate_value=0.99, threshold=0.9),
-        AnalysisRecord(metric="drift", scope="step 3", revision="c0ffee", verdict=Verdict.FAILED, reason="drift PSI 0.95 (significant shift, > 0.25) is above max 0.25", time=_at(57), candidate_samples=700, stable_samples=2900, candidate_value=0.95, statistic="psi", statistic_value=0.95, threshold=0.25),
+        AnalysisRecord(
+            metric="agreement",
+            scope="step 1",
+            revision="c0ffee",
+            verdict=Verdict.PASSED,
+            reason="agreement 0.99 >= 0.9",
+            time=_at(30),
+            candidate_samples=600,
+            candidate_value=0.99,
+            threshold=0.9,
+        ),
+        AnalysisRecord(
+            metric="drift",
+            scope="step 3",
+            revision="c0ffee",
+            verdict=Verdict.FAILED,
+            reason="drift PSI 0.95 (significant shift, > 0.25) is above max 0.25",
+            time=_at(57),
+            candidate_samples=700,
+            stable_samples=2900,
+            candidate_value=0.95,
+            statistic="psi",
+            statistic_value=0.95,
+            threshold=0.25,
+        ),
     ]
     return RolloutReport(
         rollout="churn-model", scenario="drift", outcome=SessionOutcome.ROLLED_BACK, reason="drift failed: PSI 0.95 is above max 0.25",

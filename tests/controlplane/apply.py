@@ -23,7 +23,10 @@ def create_or_replace(admin: k8s.ApiClient, document: dict[str, Any]) -> None:
     except k8s_utils.FailToCreateError as exc:
         if any(e.status != 409 for e in exc.api_exceptions):
             raise
-    if document["kind"] not in ("Namespace", "ServiceAccount"):  # nothing in those a test depends on; replacing a ServiceAccount drops its tokens
+    if document["kind"] not in (
+        "Namespace",
+        "ServiceAccount",
+    ):  # nothing in those a test depends on; replacing a ServiceAccount drops its tokens
         _replace(admin, document)
 
 

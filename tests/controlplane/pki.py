@@ -55,7 +55,7 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -106,7 +106,14 @@ def make_pki(directory: Path, service_ip: str) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     ca = _ca(directory)
     ips = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
-    server = _leaf(directory, "apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, ca, [*ips, *(x509.DNSName(n) for n in _SERVER_NAMES)])
+    server = _leaf(
+        directory,
+        "apiserver",
+        _name("kube-apiserver"),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ca,
+        [*ips, *(x509.DNSName(n) for n in _SERVER_NAMES)],
+    )
     admin = _leaf(directory, "admin", _name("kubernetes-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, ca)
     kcm = _leaf(directory, "kcm", _name("system:kube-controller-manager"), ExtendedKeyUsageOID.CLIENT_AUTH, ca)
     sa_key = _key()

@@ -120,7 +120,7 @@ class ControlPlane:
         for attempt in range(3):
             member = start()
             try:
-                self._wait(f"{name} to answer", lambda: self._answers(name, member), member)
+                self._wait(f"{name} to answer", lambda member=member: self._answers(name, member), member)
                 return
             except ControlPlaneError:
                 member.stop()
@@ -248,7 +248,9 @@ class ControlPlane:
 
     def configuration(self, kubeconfig: Path | None = None) -> k8s.Configuration:
         configuration = k8s.Configuration()
-        k8s_config.load_kube_config(config_file=str(kubeconfig or self.kubeconfig_path), client_configuration=configuration, persist_config=False)
+        k8s_config.load_kube_config(
+            config_file=str(kubeconfig or self.kubeconfig_path), client_configuration=configuration, persist_config=False
+        )
         return configuration
 
     def api_client(self, kubeconfig: Path | None = None) -> k8s.ApiClient:
@@ -263,8 +265,12 @@ class ControlPlane:
                 json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": expiration_s}},
             )
         if not answer.is_success:
-            raise ControlPlaneError(f"no token for ServiceAccount {namespace}/{service_account}: HTTP {answer.status_code} {answer.text[:200]}")
-        return self._write_kubeconfig(path, f"system:serviceaccount:{namespace}:{service_account}", {"token": answer.json()["status"]["token"]}, namespace)
+            raise ControlPlaneError(
+                f"no token for ServiceAccount {namespace}/{service_account}: HTTP {answer.status_code} {answer.text[:200]}"
+            )
+        return self._write_kubeconfig(
+            path, f"system:serviceaccount:{namespace}:{service_account}", {"token": answer.json()["status"]["token"]}, namespace
+        )
 
     def audit_events(self) -> Iterator[dict[str, Any]]:
         """Every audited request so far: verb, user, objectRef, responseStatus, requestURI."""

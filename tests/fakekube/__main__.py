@@ -29,7 +29,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--kubeconfig", help="write a kubeconfig pointing at the server to this path")
-    parser.add_argument("--ready-after", type=float, default=None, metavar="SECONDS", help="mark Deployments ready this long after each change")
+    parser.add_argument(
+        "--ready-after", type=float, default=None, metavar="SECONDS", help="mark Deployments ready this long after each change"
+    )
     parser.add_argument("--history", type=int, default=10_000, help="watch events kept per resource type (default: %(default)s)")
     parser.add_argument("--namespace", action="append", default=None, help="namespace to create at start (repeatable; default: default)")
     return parser.parse_args(argv)

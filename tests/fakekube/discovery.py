@@ -47,7 +47,13 @@ def _entries(resource: Resource) -> list[dict[str, Any]]:
         main["shortNames"] = list(resource.short_names)
     if not resource.status_subresource:
         return [main]
-    status = {"name": f"{resource.plural}/status", "singularName": "", "namespaced": resource.namespaced, "kind": resource.kind, "verbs": ["get", "patch", "update"]}
+    status = {
+        "name": f"{resource.plural}/status",
+        "singularName": "",
+        "namespaced": resource.namespaced,
+        "kind": resource.kind,
+        "verbs": ["get", "patch", "update"],
+    }
     return [main, status]
 
 
@@ -63,7 +69,11 @@ def discovery_document(registry: Registry, request: Discovery, server_address: s
     if request.what == "version":
         return SERVER_VERSION
     if request.what == "api":
-        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        }
     if request.what == "apis":
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(registry, group) for group in registry.groups()]}
     if request.what == "group":

@@ -48,7 +48,9 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-async def serve_until(server: ApiServer, sock: socket.socket, stopping: asyncio.Event, ready_after_s: float | None, started: Callable[[str], None]) -> None:
+async def serve_until(
+    server: ApiServer, sock: socket.socket, stopping: asyncio.Event, ready_after_s: float | None, started: Callable[[str], None]
+) -> None:
     """Serve on `sock` until `stopping` is set; `started(url)` once requests are accepted."""
     url = await server.start(sock)
     readiness = None

@@ -76,7 +76,9 @@ class RestHandlers:
             target.resource, target.namespace, label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector")
         )
         resource = target.resource
-        return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": {"resourceVersion": rv}, "items": items})
+        return json_response(
+            {"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": {"resourceVersion": rv}, "items": items}
+        )
 
     async def _create(self, request: web.Request, target: Target) -> web.Response:
         body = await _json_body(request)
@@ -105,7 +107,9 @@ class RestHandlers:
         preconditions = options.get("preconditions") or {}
         if not isinstance(preconditions, dict):
             raise BadRequest(f"DeleteOptions.preconditions must be a JSON object, got {type(preconditions).__name__}")
-        deleted = self._store.delete(target.resource, target.namespace, str(target.name), propagation=propagation, preconditions=preconditions)
+        deleted = self._store.delete(
+            target.resource, target.namespace, str(target.name), propagation=propagation, preconditions=preconditions
+        )
         details = {"name": target.name, "kind": target.resource.plural, "uid": deleted["metadata"]["uid"]}
         if target.resource.group:
             details["group"] = target.resource.group

@@ -59,7 +59,9 @@ def _requirement(term: str, text: str) -> Test:
         if op == "in":
             return lambda labels: labels.get(key) in members
         return lambda labels: labels.get(key) not in members
-    raise BadRequest(f"unable to parse requirement {term!r} in label selector {text!r}: expected key, !key, key=value, key!=value or key in (v1,v2)")
+    raise BadRequest(
+        f"unable to parse requirement {term!r} in label selector {text!r}: expected key, !key, key=value, key!=value or key in (v1,v2)"
+    )
 
 
 def parse_label_selector(text: str | None) -> Selector:

@@ -38,6 +38,7 @@ from tests.fakekube.owners import Key, OwnerIndex, owner_uids
 from tests.fakekube.patches import PatchType, apply_patch
 from tests.fakekube.resources import Registry, Resource, default_registry
 from tests.fakekube.selectors import ObjectFilter
+from tests.fakekube.validation import check_endpoint_slice
 from tests.fakekube.watch import (
     ADDED,
     BOOKMARK,
@@ -50,7 +51,6 @@ from tests.fakekube.watch import (
     WatchEvent,
     WatchHub,
 )
-from tests.fakekube.validation import check_endpoint_slice
 from tests.fakekube.writes import Identity, prepare_create, prepare_update
 
 __all__ = ["Store", "Admission", "Listener", "ORPHAN", "BACKGROUND", "FOREGROUND"]
@@ -220,7 +220,9 @@ class Store:
         self._admit(res, new)
         return _copy(self._commit(res, MODIFIED, new, old))
 
-    def replace(self, resource: Resource | str, namespace: str | None, name: str, body: Mapping[str, Any], *, status: bool = False) -> dict[str, Any]:
+    def replace(
+        self, resource: Resource | str, namespace: str | None, name: str, body: Mapping[str, Any], *, status: bool = False
+    ) -> dict[str, Any]:
         """PUT: the main resource (status kept as stored) or, with `status`, the status subresource."""
         res = self.registry.named(resource)
         body = _copy(body)
@@ -275,7 +277,9 @@ class Store:
         for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
             wanted = preconditions.get(field)
             if wanted and str(wanted) != str(metadata.get(field)):
-                raise conflict(resource, name, f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {metadata.get(field)}")
+                raise conflict(
+                    resource, name, f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {metadata.get(field)}"
+                )
 
     def _remove(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         return self._commit(resource, DELETED, {**obj}, obj)

@@ -130,7 +130,9 @@ def _check_endpoint_address(address: Any, field: str) -> list[Cause]:
         ip = ipaddress.ip_address(str(address))
     except ValueError:
         return [(field, f'Invalid value: "{address}": must be a valid IP address')]
-    causes = [(field, f'Invalid value: "{address}": {message.format(address=address)}') for test, message in _ADDRESS_RULES if getattr(ip, test)]
+    causes = [
+        (field, f'Invalid value: "{address}": {message.format(address=address)}') for test, message in _ADDRESS_RULES if getattr(ip, test)
+    ]
     if any(ip in network for network in _LINK_LOCAL_MULTICAST if network.version == ip.version):
         causes.append((field, f'Invalid value: "{address}": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'))
     return causes

@@ -1,11 +1,12 @@
 """The end-to-end's own network and mount namespace: where pod and service addresses are local.
 
 `isolated(argv)` is the command line that runs `argv` in fresh namespaces (`unshare --net
---mount --pid`, as root; `run_isolated` runs it and stops it on a timeout); inside them, `configure_network()` brings `lo` up with the pod range and
-the service range on it, so every address of both ranges is local to the namespace and no
-packet leaves it, and the mount namespace lets `tests.loopnode.hosts` bind a hosts file over
-`/etc/hosts` without touching the machine's own. Both refuse to act outside a namespace of
-their own. `isolation_problem()` says in one line why this machine cannot do it, or None.
+--mount --pid`, as root; `run_isolated` runs it and stops it on a timeout); inside them,
+`configure_network()` brings `lo` up with the pod range and the service range on it, so every
+address of both ranges is local to the namespace and no packet leaves it, and the mount
+namespace lets `tests.loopnode.hosts` bind a hosts file over `/etc/hosts` without touching the
+machine's own. Both refuse to act outside a namespace of their own. `isolation_problem()` says in
+one line why this machine cannot do it, or None.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["POD_CIDR", "SERVICE_CIDR", "INSIDE_ENV", "isolated", "isolated_env", "run_isolated", "isolation_problem", "inside", "configure_network"]
+__all__ = [
+    "POD_CIDR",
+    "SERVICE_CIDR",
+    "INSIDE_ENV",
+    "isolated",
+    "isolated_env",
+    "run_isolated",
+    "isolation_problem",
+    "inside",
+    "configure_network",
+]
 
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/16"  # the control plane's --service-cluster-ip-range
@@ -93,5 +104,9 @@ def configure_network() -> None:
     if not inside():
         raise RuntimeError("refusing to change a network namespace this harness did not make")
     first_pod, first_service = POD_CIDR.replace(".0/", ".1/"), SERVICE_CIDR.replace(".0/", ".1/")
-    for command in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", first_pod, "dev", "lo"], ["ip", "addr", "add", first_service, "dev", "lo"]):
+    for command in (
+        ["ip", "link", "set", "lo", "up"],
+        ["ip", "addr", "add", first_pod, "dev", "lo"],
+        ["ip", "addr", "add", first_service, "dev", "lo"],
+    ):
         subprocess.run(command, check=True, capture_output=True, timeout=10)

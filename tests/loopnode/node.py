@@ -23,7 +23,7 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
@@ -61,11 +61,11 @@ class ReadyAtOnce:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _micro_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _reported_ready(pod: dict[str, Any]) -> bool | None:
@@ -172,7 +172,13 @@ class LoopbackNode:
         while not self._stopping.wait(self._heartbeat_s):
             try:
                 self._renew_lease()
-                ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "loopback node", "lastHeartbeatTime": _now()}
+                ready = {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "loopback node",
+                    "lastHeartbeatTime": _now(),
+                }
                 self._core.patch_node_status(self.name, {"status": {"conditions": [ready]}})
             except ApiException as exc:
                 log.warning("loopback node: heartbeat failed: %s", exc.reason)
@@ -271,7 +277,9 @@ class LoopbackNode:
         pod = entry["pod"]
         meta = pod["metadata"]
         try:
-            self._core.patch_namespaced_pod_status(meta["name"], meta["namespace"], {"status": _pod_status(pod, entry["ip"], self.host_ip, ready, entry["started"])})
+            self._core.patch_namespaced_pod_status(
+                meta["name"], meta["namespace"], {"status": _pod_status(pod, entry["ip"], self.host_ip, ready, entry["started"])}
+            )
             entry["ready"] = ready
         except ApiException as exc:
             if exc.status != 404:

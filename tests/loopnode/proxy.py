@@ -129,7 +129,9 @@ class ServiceProxy:
             names[cluster_ip] = service_names(meta["name"], meta["namespace"], self._domain)
             for port in spec.get("ports") or []:
                 if port.get("protocol", "TCP") == "TCP":
-                    listeners[(cluster_ip, int(port["port"]))] = sorted(ready.get((meta["namespace"], meta["name"], port.get("name") or ""), []))
+                    listeners[(cluster_ip, int(port["port"]))] = sorted(
+                        ready.get((meta["namespace"], meta["name"], port.get("name") or ""), [])
+                    )
         return listeners, names
 
     async def _sync(self) -> None:

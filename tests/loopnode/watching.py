@@ -30,7 +30,9 @@ def _key(obj: dict[str, Any]) -> str:
 class Mirror:
     """The live objects of `list_call` (e.g. `CoreV1Api.list_service_for_all_namespaces`)."""
 
-    def __init__(self, api_client: k8s.ApiClient, list_call: Callable[..., Any], on_change: Callable[[dict[str, Any] | None], None], name: str) -> None:
+    def __init__(
+        self, api_client: k8s.ApiClient, list_call: Callable[..., Any], on_change: Callable[[dict[str, Any] | None], None], name: str
+    ) -> None:
         self._api_client = api_client
         self._list = list_call
         self._on_change = on_change

@@ -91,8 +91,16 @@ def test_no_traffic_holds_as_inconclusive_and_never_fails(tmp_path: Path, server
     "content, words",
     [
         ("spec: [unclosed", "line"),
-        ("apiVersion: modelrollout.io/v1alpha1\nkind: ModelRollout\nmetadata: {name: x}\nspec:\n  template: {spec: {containers: [{name: m, image: m}]}}\n  strategy: {canary: {steps: [{setWeight: 140}]}}\n", "setWeight"),
-        ("apiVersion: modelrollout.io/v1alpha1\nkind: ModelRollout\nmetadata: {name: x}\nspec:\n  template: {spec: {containers: [{name: m, image: m}]}}\n  strategy: {canary: {steps: [{setWeight: 50}]}}\n", "100"),
+        (
+            "apiVersion: modelrollout.io/v1alpha1\nkind: ModelRollout\nmetadata: {name: x}\nspec:\n"
+            "  template: {spec: {containers: [{name: m, image: m}]}}\n  strategy: {canary: {steps: [{setWeight: 140}]}}\n",
+            "setWeight",
+        ),
+        (
+            "apiVersion: modelrollout.io/v1alpha1\nkind: ModelRollout\nmetadata: {name: x}\nspec:\n"
+            "  template: {spec: {containers: [{name: m, image: m}]}}\n  strategy: {canary: {steps: [{setWeight: 50}]}}\n",
+            "100",
+        ),
     ],
 )
 def test_bad_rollout_files_exit_2_naming_the_problem(tmp_path: Path, content: str, words: str) -> None:

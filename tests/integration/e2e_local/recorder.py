@@ -36,10 +36,21 @@ class Seen:
 
 def brief(status: dict[str, Any]) -> str:
     """The few status fields that say where a rollout is, plus its latest evidence."""
-    fields = ("phase", "reason", "message", "stableRevision", "candidateRevision", "rejectedRevision", "currentStep", "stepMeasurements", "traffic")
+    fields = (
+        "phase",
+        "reason",
+        "message",
+        "stableRevision",
+        "candidateRevision",
+        "rejectedRevision",
+        "currentStep",
+        "stepMeasurements",
+        "traffic",
+    )
     shown = {name: status.get(name) for name in fields if status.get(name) is not None}
     shown["evidence"] = [
-        f"{r.get('revision')} {r.get('scope')} {r.get('metric')} {r.get('verdict')}: {r.get('reason')}" for r in (status.get("evidence") or [])[-6:]
+        f"{r.get('revision')} {r.get('scope')} {r.get('metric')} {r.get('verdict')}: {r.get('reason')}"
+        for r in (status.get("evidence") or [])[-6:]
     ]
     return json.dumps(shown, indent=1, default=str)
 

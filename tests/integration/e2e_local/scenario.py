@@ -108,7 +108,9 @@ def revision(manifest: dict[str, Any], image: str) -> str:
 def settled_on(revision_: str) -> Callable[[dict[str, Any]], bool]:
     def check(status: dict[str, Any]) -> bool:
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        return status.get("phase") == "Healthy" and status.get("stableRevision") == revision_ and ready and not status.get("candidateRevision")
+        return (
+            status.get("phase") == "Healthy" and status.get("stableRevision") == revision_ and ready and not status.get("candidateRevision")
+        )
 
     return check
 
@@ -180,7 +182,9 @@ class Run:
             if found is not None and found[0] != other_than:
                 return found
             time.sleep(0.2)
-        raise ScenarioFailure(f"no controller {'other than ' + other_than + ' ' if other_than else ''}took the Lease within {timeout_s:.0f}s")
+        raise ScenarioFailure(
+            f"no controller {'other than ' + other_than + ' ' if other_than else ''}took the Lease within {timeout_s:.0f}s"
+        )
 
     def events(self, reason: str) -> list[k8s.CoreV1Event]:
         return [e for e in self.core.list_namespaced_event(NAMESPACE).items if e.reason == reason and e.involved_object.name == ROLLOUT]
@@ -211,8 +215,13 @@ def phase_good(run: Run, report: Report) -> None:
     status = run.recorder.wait(settled_on(good), f"the good candidate {good} to be promoted", 120)
     seen = run.traffic.seen(started)
     report.phases["a_good_promoted"] = {"revision": good, "clients": seen.as_dict(), "verdicts": sorted(verdicts(status, good))}
-    expect(status["traffic"].get("stable") == 100 and not status["traffic"].get("mirror"), f"after promotion the split is {status['traffic']}")
-    expect({("shadow-agreement", "Passed"), ("error-rate", "Passed")} <= verdicts(status, good), f"verdicts for {good}: {sorted(verdicts(status, good))}")
+    expect(
+        status["traffic"].get("stable") == 100 and not status["traffic"].get("mirror"), f"after promotion the split is {status['traffic']}"
+    )
+    expect(
+        {("shadow-agreement", "Passed"), ("error-rate", "Passed")} <= verdicts(status, good),
+        f"verdicts for {good}: {sorted(verdicts(status, good))}",
+    )
     expect(seen.by_variant.get("candidate", 0) > 0, f"no client was answered by the candidate during its weight steps: {seen.as_dict()}")
     report.timings_s["a good candidate promoted"] = round(time.monotonic() - started, 1)
 
@@ -229,9 +238,15 @@ def phase_bad(run: Run, report: Report) -> None:
     seen = run.traffic.seen(started)
     report.phases["b_bad_rolled_back"] = {"revision": bad, "clients": seen.as_dict(), "verdicts": sorted(verdicts(status, bad))}
     expect(status.get("stableRevision") == good, f"stable after the rollback is {status.get('stableRevision')}, not {good}")
-    expect(status["traffic"].get("stable") == 100 and not status["traffic"].get("mirror"), f"after the rollback the split is {status['traffic']}")
+    expect(
+        status["traffic"].get("stable") == 100 and not status["traffic"].get("mirror"),
+        f"after the rollback the split is {status['traffic']}",
+    )
     expect(("shadow-errors", "Failed") in verdicts(status, bad), f"verdicts for {bad}: {sorted(verdicts(status, bad))}")
-    expect(seen.failed == 0 and "candidate" not in seen.by_variant, f"clients saw the bad candidate (it only had shadow traffic): {seen.as_dict()}")
+    expect(
+        seen.failed == 0 and "candidate" not in seen.by_variant,
+        f"clients saw the bad candidate (it only had shadow traffic): {seen.as_dict()}",
+    )
     report.timings_s["b bad candidate rolled back"] = round(time.monotonic() - started, 1)
 
 
@@ -252,16 +267,28 @@ def phase_restarts(run: Run, report: Report) -> None:
     # started still hold the bad candidate's shadow errors.
     at_analysis = run.recorder.wait(at_step(ANALYSIS_STEP), f"{candidate} to reach its shadow analysis step", 60)
     killed = run.cluster.runtime.crash(first[1], "controller")
-    details["killed during analysis"] = {"pod": first[1], "pid": killed, "currentStep": at_analysis.get("currentStep"), "stepMeasurements": at_analysis.get("stepMeasurements", 0)}
+    details["killed during analysis"] = {
+        "pod": first[1],
+        "pid": killed,
+        "currentStep": at_analysis.get("currentStep"),
+        "stepMeasurements": at_analysis.get("stepMeasurements", 0),
+    }
     expect(killed == first[2], f"the leader's process {first[2]} was not running to be killed (got {killed})")
-    expect(at_analysis.get("stepMeasurements", 0) == 0, f"the analysis step had measured already when the controller was killed: {brief(at_analysis)}")
+    expect(
+        at_analysis.get("stepMeasurements", 0) == 0,
+        f"the analysis step had measured already when the controller was killed: {brief(at_analysis)}",
+    )
     second = run.wait_for_leader(first[0], 45)
 
     # The next leader's Pod deleted while the routers move to the next weight: it hands the
     # Lease back on SIGTERM, a standby goes on, and the Deployment starts a new replica.
     at_weight = run.recorder.wait(at_step(SET_WEIGHT_STEP), f"{candidate} to reach its setWeight step", 90)
     run.core.delete_namespaced_pod(second[1].split("/")[1], OPERATOR_NAMESPACE)
-    details["pod deleted during setWeight"] = {"pod": second[1], "currentStep": at_weight.get("currentStep"), "traffic": at_weight.get("traffic")}
+    details["pod deleted during setWeight"] = {
+        "pod": second[1],
+        "currentStep": at_weight.get("currentStep"),
+        "traffic": at_weight.get("traffic"),
+    }
     third = run.wait_for_leader(second[0], 30)
     details["leaders"] = [first[0], second[0], third[0]]
 
@@ -279,9 +306,14 @@ def phase_restarts(run: Run, report: Report) -> None:
             for r in status.get("evidence") or [] if r.get("revision") == candidate
         ],
     })  # fmt: skip
-    expect(not any(v == "Failed" for _m, v in verdicts(status, candidate)), f"a measurement of the good candidate {candidate} failed: {brief(status)}")
+    expect(
+        not any(v == "Failed" for _m, v in verdicts(status, candidate)),
+        f"a measurement of the good candidate {candidate} failed: {brief(status)}",
+    )
     expect(promotions(history, candidate) == 1, f"{candidate} became stable {promotions(history, candidate)} times")
-    expect(len(promoted_events) == 1 and (promoted_events[0].count or 1) == 1, f"Promoted events for {candidate}: {details['promoted events']}")
+    expect(
+        len(promoted_events) == 1 and (promoted_events[0].count or 1) == 1, f"Promoted events for {candidate}: {details['promoted events']}"
+    )
     numbered = [s for s in steps if s is not None]
     expect(numbered == sorted(numbered), f"a step ran again after a restart: steps seen {steps}")
     report.timings_s["c promoted through two controller kills"] = round(time.monotonic() - started, 1)
@@ -412,7 +444,9 @@ def _inside_main(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.integration.e2e_local.scenario", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", help="where logs and the control plane's data go (default: a fresh temporary directory, removed on success)")
+    parser.add_argument(
+        "--workdir", help="where logs and the control plane's data go (default: a fresh temporary directory, removed on success)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory on success too")
     parser.add_argument("--result", help="write the report here as JSON")
     args = parser.parse_args(argv)
@@ -423,7 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"e2e-local cannot run here: {problem}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     try:
-        return run_isolated([sys.executable, "-m", "tests.integration.e2e_local.scenario", *(argv if argv is not None else sys.argv[1:])], ROOT)
+        return run_isolated(
+            [sys.executable, "-m", "tests.integration.e2e_local.scenario", *(argv if argv is not None else sys.argv[1:])], ROOT
+        )
     except KeyboardInterrupt:
         return EXIT_FAILED
 

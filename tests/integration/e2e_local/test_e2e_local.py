@@ -51,7 +51,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _explain(report: dict[str, Any]) -> str:
-    return "\n".join(report["failures"]) + f"\nlogs: {report['workdir']}/logs\n" + json.dumps(report["phases"], indent=1, default=str)[:6000]
+    return (
+        "\n".join(report["failures"]) + f"\nlogs: {report['workdir']}/logs\n" + json.dumps(report["phases"], indent=1, default=str)[:6000]
+    )
 
 
 def test_the_whole_end_to_end_holds(report: dict[str, Any]) -> None:

@@ -74,7 +74,10 @@ def test_a_command_replaces_the_entrypoint_and_python_is_this_interpreter(bin_di
         ({"name": "c", "image": "docker.io/kserve/sklearnserver:v0.13.0"}, "not one the loopback node can run"),
         ({"name": "c", "image": "demo-model:v2-broken"}, "scenario 'broken'"),
         ({"name": "c", "image": "demo-model:v2", "command": ["/bin/sh"]}, "no program '/bin/sh'"),
-        ({"name": "c", "image": "demo-model:v2", "env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}, "only value and fieldRef"),
+        (
+            {"name": "c", "image": "demo-model:v2", "env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+            "only value and fieldRef",
+        ),
     ],
 )
 def test_what_the_node_cannot_run_is_refused_with_the_reason(container: dict[str, Any], message: str, bin_dir: Path) -> None:

@@ -25,9 +25,9 @@ from kubernetes.client.exceptions import ApiException
 from controller.kube.objects import LABEL_COMPONENT
 from tests.controlplane import ControlPlane
 from tests.controlplane.apply import create_or_replace
-from tests.integration.realkube.realkit import apply_crd, install_documents
 from tests.fakekube import FakeKube
 from tests.integration.kube.rest import Rest
+from tests.integration.realkube.realkit import apply_crd, install_documents
 from tests.loopnode import LoopbackNode, pod_key
 
 __all__ = [
@@ -105,7 +105,8 @@ class RealCluster:
         with plane.api_client() as admin:
             self._install(admin)
         # The authorizer learns of new bindings from its cache: wait until they are in force.
-        _wait("install.yaml's RBAC in force", lambda: self.allowed(CONTROLLER_USER, "get", "leases", LEASE_NAMESPACE, "coordination.k8s.io", LEASE_NAME)
+        _wait("install.yaml's RBAC in force",
+              lambda: self.allowed(CONTROLLER_USER, "get", "leases", LEASE_NAMESPACE, "coordination.k8s.io", LEASE_NAME)
               and self.allowed(CONTROLLER_USER, "list", "modelrollouts", "default", "modelrollout.io"))  # fmt: skip
         self.controller_kubeconfig = plane.token_kubeconfig(workdir / "controller.kubeconfig", LEASE_NAMESPACE, CONTROLLER_ACCOUNT)
 
@@ -123,7 +124,8 @@ class RealCluster:
         attributes = {"namespace": namespace, "verb": verb, "resource": resource, "group": group, "name": name}
         review = {
             "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-            "spec": {"user": user, "groups": ["system:serviceaccounts", f"system:serviceaccounts:{account_namespace}", "system:authenticated"],
+            "spec": {"user": user,
+                     "groups": ["system:serviceaccounts", f"system:serviceaccounts:{account_namespace}", "system:authenticated"],
                      "resourceAttributes": attributes},
         }  # fmt: skip
         with self.plane.api_client() as admin:

@@ -37,7 +37,11 @@ def reach_router(address: str) -> str:
 
 def router_slice(rollout: str, index: int, admin_port: int) -> dict[str, Any]:
     """An EndpointSlice of the `<rollout>-router` Service listing router `index` at its admin port."""
-    labels = {"kubernetes.io/service-name": f"{rollout}-router", "endpointslice.kubernetes.io/managed-by": SLICE_MANAGER, LABEL_ROLLOUT: rollout}
+    labels = {
+        "kubernetes.io/service-name": f"{rollout}-router",
+        "endpointslice.kubernetes.io/managed-by": SLICE_MANAGER,
+        LABEL_ROLLOUT: rollout,
+    }
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",

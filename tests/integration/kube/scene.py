@@ -35,13 +35,13 @@ from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
 from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 from controller.local.processes import (
     ManagedProcess,
     ProcessGroup,
     free_port,
     wait_http_ok,
 )
-from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 from tests.fakekube import FakeKube
 from tests.integration.kube.backends import LEASE_NAME, LEASE_NAMESPACE, Backend, StandIn
 from tests.integration.kube.listing import ROUTER_RANGE, reach_router, router_slice

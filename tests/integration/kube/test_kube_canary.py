@@ -27,8 +27,13 @@ def _router_config(scene: Scene, name: str) -> dict[str, Any]:
 
 async def _healthy_on(scene: Scene, name: str, image: str) -> None:
     revision = revision_of(template(image))
-    status = lambda: scene.status(name)
-    await scene.wait_for(f"{name} Healthy on {image}", lambda: status().get("phase") == "Healthy" and status().get("stableRevision") == revision and not status().get("candidateRevision"))
+    def status() -> dict[str, Any]:
+        return scene.status(name)
+
+    await scene.wait_for(
+        f"{name} Healthy on {image}",
+        lambda: status().get("phase") == "Healthy" and status().get("stableRevision") == revision and not status().get("candidateRevision"),
+    )
 
 
 @ON_BOTH
@@ -90,10 +95,14 @@ async def test_a_failing_metric_rolls_back_and_rejects_the_candidate(scene: Scen
     config = _router_config(scene, "demo")
     assert config["weights"] == {"stable": 100, "candidate": 0}
     assert config["mirrorPercent"] == 0
-    await scene.wait_for("the candidate scaled to zero", lambda: scene.must_get("deployments.apps", f"demo-{rejected}")["spec"]["replicas"] == 0)
+    await scene.wait_for(
+        "the candidate scaled to zero", lambda: scene.must_get("deployments.apps", f"demo-{rejected}")["spec"]["replicas"] == 0
+    )
     assert "AnalysisFailed" in {e["reason"] for e in scene.events("demo")}
     # The counter is bumped after the status write that shows Degraded, so it may lag a moment behind.
-    rollbacks = lambda: "modelrollout_rollbacks_total 1.0" in running.controller.metrics.exposition().decode()
+    def rollbacks() -> bool:
+        return "modelrollout_rollbacks_total 1.0" in running.controller.metrics.exposition().decode()
+
     await scene.wait_for("the rollback counted", rollbacks, timeout_s=5)
     await running.stop()
 

@@ -41,7 +41,10 @@ def test_an_endpoint_slice_may_not_list_a_loopback_or_link_local_address(backend
         api.create(SLICES, backend.namespace, _slice("refused", address))
     answer = orjson.loads(refused.value.body)
     assert refused.value.status == 422 and answer["reason"] == "Invalid"
-    assert answer["message"] == f'EndpointSlice.discovery.k8s.io "refused" is invalid: endpoints[0].addresses[0]: Invalid value: "{address}": {words}'
+    assert (
+        answer["message"]
+        == f'EndpointSlice.discovery.k8s.io "refused" is invalid: endpoints[0].addresses[0]: Invalid value: "{address}": {words}'
+    )
     # An address of the pod range, where the Scene lists its routers, is kept.
     kept = api.create(SLICES, backend.namespace, _slice("kept", "10.244.255.1"))
     assert kept["endpoints"][0]["addresses"] == ["10.244.255.1"]

@@ -42,7 +42,10 @@ def test_the_operator_process_leads_reconciles_and_hands_the_lease_back_on_sigte
             base = f"http://127.0.0.1:{port}"
             _wait("/healthz", lambda: httpx.get(f"{base}/healthz").status_code == 200)
             kube.store.create("modelrollouts", "default", canary_document("demo", "model:v1", [{"setWeight": 100}]))
-            _wait("the first stable", lambda: (kube.store.get("modelrollouts", "default", "demo").get("status") or {}).get("phase") == "Healthy")
+            _wait(
+                "the first stable",
+                lambda: (kube.store.get("modelrollouts", "default", "demo").get("status") or {}).get("phase") == "Healthy",
+            )
             lease = kube.store.get("leases.coordination.k8s.io", "modelrollout-system", "modelrollout-controller")
             assert lease["spec"]["holderIdentity"] == "operator-under-test"
             metrics = httpx.get(f"{base}/metrics").text

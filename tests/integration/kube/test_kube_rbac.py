@@ -72,7 +72,11 @@ def _summary(event: dict[str, Any]) -> str:
 
 def _healthy_on(scene: Scene, image: str) -> bool:
     status = scene.status("demo")
-    return status.get("phase") == "Healthy" and status.get("stableRevision") == revision_of(template(image)) and not status.get("candidateRevision")
+    return (
+        status.get("phase") == "Healthy"
+        and status.get("stableRevision") == revision_of(template(image))
+        and not status.get("candidateRevision")
+    )
 
 
 async def _two_rollouts(scene: Scene) -> None:
@@ -114,7 +118,9 @@ def _granted() -> set[Grant]:
     documents = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
     rules = [rule for d in documents if (d["kind"], d["metadata"]["name"]) in CONTROLLER_ROLES for rule in d["rules"]]
     assert len({(d["kind"], d["metadata"]["name"]) for d in documents} & CONTROLLER_ROLES) == 2, "both roles are in install.yaml"
-    return {(group, resource, verb) for rule in rules for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]}
+    return {
+        (group, resource, verb) for rule in rules for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]
+    }
 
 
 def _used(event: dict[str, Any]) -> Grant:
@@ -204,7 +210,10 @@ async def test_neither_the_controller_nor_a_router_can_read_a_secret(scene: Scen
     for kubeconfig in (backend.controller_kubeconfig(), backend.router_kubeconfig("demo")):
         with backend.cluster.plane.api_client(kubeconfig) as as_account:
             core = k8s.CoreV1Api(as_account)
-            for read in (lambda: core.read_namespaced_secret("model-registry", scene.namespace), lambda: core.list_namespaced_secret(scene.namespace)):
+            for read in (
+                lambda core=core: core.read_namespaced_secret("model-registry", scene.namespace),
+                lambda core=core: core.list_namespaced_secret(scene.namespace),
+            ):
                 with pytest.raises(ApiException) as refused:
                     read()
                 assert refused.value.status == 403

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from controller.local.processes import free_port
 from controller.local.loadgen import (
     TrafficConfig,
     TrafficGenerator,
@@ -20,6 +19,7 @@ from controller.local.loadgen import (
     dataset_requests,
     read_replay_file,
 )
+from controller.local.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -140,7 +140,10 @@ async def fake_router() -> AsyncIterator[tuple[_FakeRouter, str]]:
 
 async def test_variant_and_request_id_come_from_the_answer_and_labels_follow_later(fake_router: tuple[_FakeRouter, str]) -> None:
     router, url = fake_router
-    requests = (TrafficRequest(path="/v1/models/demo:predict", body={"instances": [[1.0]]}, headers={"x-seq": str(i)}, label=i % 2) for i in itertools.count())
+    requests = (
+        TrafficRequest(path="/v1/models/demo:predict", body={"instances": [[1.0]]}, headers={"x-seq": str(i)}, label=i % 2)
+        for i in itertools.count()
+    )
     config = TrafficConfig(target_url=url, rate_per_s=30, duration_s=1.5, feedback_url=f"{url}/feedback", feedback_delay_s=0.4)
     generator = TrafficGenerator(config, requests)
 

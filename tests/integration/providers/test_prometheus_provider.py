@@ -10,14 +10,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from controller.api import MetricSpec, ModelRollout, ModelRolloutSpec, Verdict
 from controller.analysis.judge import judge
+from controller.api import MetricSpec, ModelRollout, ModelRolloutSpec, Verdict
 from controller.engine.inputs import MeasurementRequest
 from controller.providers.prometheus import PrometheusProvider
 
@@ -106,7 +106,7 @@ def _rollout() -> ModelRollout:
 
 
 def _measure(metric: MetricSpec) -> tuple[object, object]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     request = MeasurementRequest(scope="background", metric=metric, window_start=now - timedelta(minutes=5))
 
     async def go():

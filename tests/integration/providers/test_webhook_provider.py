@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -38,7 +38,8 @@ SERVER = textwrap.dedent(
     async def boom(request):
         return web.json_response({"error": "db down"}, status=503)
     app = web.Application()
-    app.add_routes([web.post("/verdict", verdict), web.post("/both", both), web.post("/value", value), web.post("/garbage", garbage), web.post("/boom", boom)])
+    app.add_routes([web.post("/verdict", verdict), web.post("/both", both), web.post("/value", value),
+                    web.post("/garbage", garbage), web.post("/boom", boom)])
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
     """
 )
@@ -76,7 +77,7 @@ def _measure(metric_doc: dict, candidate_revision: str = "good") -> tuple[object
     )
     rollout = ModelRollout(metadata={"name": "demo"}, spec=spec)
     rollout = rollout.model_copy(update={"status": rollout.status.model_copy(update={"candidate_revision": candidate_revision})})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     request = MeasurementRequest(scope="step 1", metric=metric, window_start=now - timedelta(seconds=30))
 
     async def go():

@@ -117,7 +117,8 @@ def can(control_plane: ControlPlane, user: str, namespace: str, verb: str, resou
     review = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
-        "spec": {"user": user, "groups": ["system:serviceaccounts", f"system:serviceaccounts:{CONTROLLER_NAMESPACE}", "system:authenticated"],
+        "spec": {"user": user,
+                 "groups": ["system:serviceaccounts", f"system:serviceaccounts:{CONTROLLER_NAMESPACE}", "system:authenticated"],
                  "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource, "group": group}},
     }  # fmt: skip
     with control_plane.api_client() as api_client:

@@ -11,12 +11,15 @@ from tests.controlplane import ControlPlane
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 
-async def test_a_body_the_client_refuses_before_sending_is_a_kube_error_naming_the_field(control_plane: ControlPlane, real_namespace: str) -> None:
+async def test_a_body_the_client_refuses_before_sending_is_a_kube_error_naming_the_field(
+    control_plane: ControlPlane, real_namespace: str
+) -> None:
     client = KubeClient(load_configuration(str(control_plane.kubeconfig_path)), threads=1)
     container = {"name": "m", "image": "x", "resources": {"requests": {"cpu": 0.5}}}  # a number: its typed model wants a string
     body = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "numeric"},
-        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [container]}}},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [container]}}},
     }  # fmt: skip
     try:
         with pytest.raises(KubeError, match=r"refused before it was sent: .*resources\.requests\.cpu"):

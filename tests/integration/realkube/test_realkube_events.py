@@ -46,7 +46,9 @@ def _rollout_document(name: str, namespace: str) -> dict[str, Any]:
 
 
 def _event_requests(control_plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
-    return [e for e in audit_requests(control_plane, namespace=namespace, user=CONTROLLER_USER) if e["objectRef"].get("resource") == "events"]
+    return [
+        e for e in audit_requests(control_plane, namespace=namespace, user=CONTROLLER_USER) if e["objectRef"].get("resource") == "events"
+    ]
 
 
 async def test_a_repeated_event_is_counted_on_one_event_under_install_yaml_rbac(

@@ -26,9 +26,9 @@ from controller.kube.timers import Cadence
 from controller.kube.wiring import Adapters, ControllerConfig
 from controller.local.processes import ProcessGroup
 from tests.controlplane import ControlPlane
-from tests.integration.realkube.realkit import async_wait_until, audit_requests
 from tests.integration.kube.backends import RouterPodsUnready
 from tests.integration.kube.listing import reach_router, running_controller, start_listed_router
+from tests.integration.realkube.realkit import async_wait_until, audit_requests
 from tests.loopnode import LoopbackNode
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -98,7 +98,10 @@ async def _wait(what: str, check: Any) -> Any:
 
 @pytest.fixture
 def node(control_plane: ControlPlane, real_namespace: str) -> Iterator[LoopbackNode]:
-    with control_plane.api_client() as api_client, LoopbackNode(api_client, namespaces=[real_namespace], runtime=RouterPodsUnready()) as running:
+    with (
+        control_plane.api_client() as api_client,
+        LoopbackNode(api_client, namespaces=[real_namespace], runtime=RouterPodsUnready()) as running,
+    ):
         yield running
 
 
@@ -126,15 +129,21 @@ def hpa(minimum: int, maximum: int) -> dict[str, Any]:
 
 
 async def test_kubectl_scale_and_an_hpa_set_a_modelrollouts_replicas(scaled: Scaled) -> None:
-    await asyncio.to_thread(scaled.custom.create_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, document(scaled.namespace, 2))
-    await _wait("the rollout Healthy with 2 ready pods", lambda: (s := scaled.status()).get("phase") == "Healthy" and s.get("readyReplicas") == 2)
+    await asyncio.to_thread(
+        scaled.custom.create_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, document(scaled.namespace, 2)
+    )
+    await _wait(
+        "the rollout Healthy with 2 ready pods", lambda: (s := scaled.status()).get("phase") == "Healthy" and s.get("readyReplicas") == 2
+    )
     assert (scaled.status()["replicas"], scaled.status()["selector"]) == (2, SELECTOR)
 
     out = await asyncio.to_thread(scaled.kubectl, "scale", "mr", NAME, "--replicas", "3")
     assert "scaled" in out
     await _wait("the stable Deployment at 3", lambda: scaled.deployment_replicas("v1") == 3)
     await _wait("3 ready pods in status", lambda: scaled.status().get("readyReplicas") == 3)
-    scale = await asyncio.to_thread(scaled.kubectl, "get", "--raw", f"/apis/{GROUP}/{VERSION}/namespaces/{scaled.namespace}/{PLURAL}/{NAME}/scale")
+    scale = await asyncio.to_thread(
+        scaled.kubectl, "get", "--raw", f"/apis/{GROUP}/{VERSION}/namespaces/{scaled.namespace}/{PLURAL}/{NAME}/scale"
+    )
     assert '"selector":"' + SELECTOR + '"' in scale and '"replicas":3' in scale
 
     # An HPA on the ModelRollout itself: accepted, and the real HPA controller scales it up to its minimum.
@@ -157,7 +166,9 @@ async def test_a_canary_scaled_mid_rollout_keeps_its_split_and_its_replicas_sett
 ) -> None:
     with scaled.plane.api_client() as admin:
         await start_listed_router(processes, scaled.plane.kubeconfig_path, admin, scaled.namespace, NAME, WAIT_S)
-    await asyncio.to_thread(scaled.custom.create_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, document(scaled.namespace, 4))
+    await asyncio.to_thread(
+        scaled.custom.create_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, document(scaled.namespace, 4)
+    )
     await _wait("Healthy, the routers serving it", lambda: (s := scaled.status()).get("phase") == "Healthy" and _traffic_applied(s))
     patch = {"spec": {"template": template("v2")}}
     await asyncio.to_thread(scaled.custom.patch_namespaced_custom_object, GROUP, VERSION, scaled.namespace, PLURAL, NAME, patch)

@@ -54,7 +54,12 @@ def _app(name: str, offset: float, flip_below: float | None, delay_s: float, fai
         await delay(request)
         body = await request.json()
         data = _predict(body["inputs"][0]["data"], offset, flip_below)
-        return answer({"model_name": request.match_info["model"], "outputs": [{"name": "score", "datatype": "FP64", "shape": [len(data)], "data": data}]})
+        return answer(
+            {
+                "model_name": request.match_info["model"],
+                "outputs": [{"name": "score", "datatype": "FP64", "shape": [len(data)], "data": data}],
+            }
+        )
 
     async def labels(request: web.Request) -> web.StreamResponse:
         await delay(request)
@@ -65,7 +70,15 @@ def _app(name: str, offset: float, flip_below: float | None, delay_s: float, fai
         await delay(request)
         body = await request.read()
         headers = [[k.lower(), v] for k, v in request.headers.items()]
-        return answer({"method": request.method, "path": request.path, "query": request.query_string, "headers": headers, "body": body.decode("latin-1")})
+        return answer(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": headers,
+                "body": body.decode("latin-1"),
+            }
+        )
 
     async def text(request: web.Request) -> web.StreamResponse:
         await delay(request)

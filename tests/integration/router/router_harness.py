@@ -25,7 +25,19 @@ from typing import Any
 import aiohttp
 import httpx
 
-__all__ = ["BACKEND_SCRIPT", "DISAGREE_BELOW", "Answer", "Backend", "Process", "RouterFactory", "RouterProcess", "free_port", "p99", "send_many", "wait_until"]
+__all__ = [
+    "BACKEND_SCRIPT",
+    "DISAGREE_BELOW",
+    "Answer",
+    "Backend",
+    "Process",
+    "RouterFactory",
+    "RouterProcess",
+    "free_port",
+    "p99",
+    "send_many",
+    "wait_until",
+]
 
 BACKEND_SCRIPT = Path(__file__).with_name("backend_app.py")
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -127,14 +139,30 @@ class RouterProcess:
 
     @classmethod
     def start(
-        cls, workdir: Path, config: dict[str, Any] | None = None, *, args: Sequence[str] = (), env: dict[str, str] | None = None, ready: bool = True
+        cls,
+        workdir: Path,
+        config: dict[str, Any] | None = None,
+        *,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        ready: bool = True,
     ) -> RouterProcess:
         port, admin_port = free_port(), free_port()
         path = workdir / f"router-{port}.json"
         source = ["--config", str(path)] if config is not None else []
         if config is not None:
             path.write_text(json.dumps(config))
-        command = [sys.executable, "-m", "router", *source, *args, "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin_port}"]
+        command = [
+            sys.executable,
+            "-m",
+            "router",
+            *source,
+            *args,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--admin-listen",
+            f"127.0.0.1:{admin_port}",
+        ]
         router = cls(path, port, admin_port, Process(command, env), generation=(config or {}).get("generation", 0))
         wait_until(router.ready if ready else router.listening, what="router /readyz" if ready else "router admin port")
         return router
@@ -212,10 +240,19 @@ async def _send_many(url: str, bodies: Sequence[Any], concurrency: int, headers:
             async with gate:
                 started = time.perf_counter()
                 extra = headers[index] if headers else {}
-                async with session.post(url, data=json.dumps(bodies[index]), headers={"content-type": "application/json", **extra}) as response:
+                async with session.post(
+                    url, data=json.dumps(bodies[index]), headers={"content-type": "application/json", **extra}
+                ) as response:
                     body = await response.read()
                     h = response.headers
-                    return Answer(response.status, h.get("x-model-variant", ""), h.get("x-backend", ""), h.get("x-request-id", ""), body, time.perf_counter() - started)
+                    return Answer(
+                        response.status,
+                        h.get("x-model-variant", ""),
+                        h.get("x-backend", ""),
+                        h.get("x-request-id", ""),
+                        body,
+                        time.perf_counter() - started,
+                    )
 
         return list(await asyncio.gather(*(one(i) for i in range(len(bodies)))))
 

@@ -38,7 +38,9 @@ def test_feedback_gives_the_exact_accuracy_per_variant(module_router: RouterProc
     before = accuracy_counts(module_router.stats())
     singles = [module_router.feedback({"requestId": i, "label": [y]}) for i, y in zip(ids[:40], labels[:40])]
     assert all(r.status_code == 200 and r.json() == {"matched": 1, "unmatched": 0} for r in singles)
-    batch = module_router.feedback([{"requestId": i, "label": y} for i, y in zip(ids[40:], labels[40:])] + [{"requestId": "nope", "label": 1}])
+    batch = module_router.feedback(
+        [{"requestId": i, "label": y} for i, y in zip(ids[40:], labels[40:])] + [{"requestId": "nope", "label": 1}]
+    )
     assert batch.status_code == 200 and batch.json() == {"matched": 200, "unmatched": 1}
     after = accuracy_counts(module_router.stats())
     for variant in ("stable", "candidate"):
@@ -67,7 +69,9 @@ def test_mirrored_requests_judge_the_shadow_too(module_router: RouterProcess, ba
     ids = [f"shadowed-{n}" for n in range(40)]
     before = module_router.stats()
     send_many(module_router.url + PREDICT, [{"instances": [[x]]} for x in xs], headers=[{"x-request-id": i} for i in ids])
-    wait_until(lambda: module_router.stats()["shadowComparison"]["compared"] - before["shadowComparison"]["compared"] == 40, what="40 comparisons")
+    wait_until(
+        lambda: module_router.stats()["shadowComparison"]["compared"] - before["shadowComparison"]["compared"] == 40, what="40 comparisons"
+    )
     reply = module_router.feedback([{"requestId": i, "label": x} for i, x in zip(ids, xs)])
     assert reply.json() == {"matched": 40, "unmatched": 0}
     after = accuracy_counts(module_router.stats())

@@ -75,7 +75,9 @@ def test_the_listed_config_is_in_force(router: RouterProcess, kube: ConfigMapApi
     assert listed.query["fieldSelector"] == f"metadata.name={NAME}"  # its own ConfigMap, by name
 
 
-def test_a_watched_change_is_applied_without_listing_again(kube: ConfigMapApi, start_router: RouterFactory, base_config: dict[str, Any]) -> None:
+def test_a_watched_change_is_applied_without_listing_again(
+    kube: ConfigMapApi, start_router: RouterFactory, base_config: dict[str, Any]
+) -> None:
     listed_version = kube.kube.store.resource_version  # nothing is written between here and the router's list
     router = start_router(None, args=kube.args())
     wait_until(lambda: kube.requests(watch=True), what="a watch")
@@ -86,7 +88,9 @@ def test_a_watched_change_is_applied_without_listing_again(kube: ConfigMapApi, s
     assert len(kube.requests(watch=False)) == 1
 
 
-def test_an_invalid_config_is_counted_and_the_last_good_one_kept(router: RouterProcess, kube: ConfigMapApi, base_config: dict[str, Any]) -> None:
+def test_an_invalid_config_is_counted_and_the_last_good_one_kept(
+    router: RouterProcess, kube: ConfigMapApi, base_config: dict[str, Any]
+) -> None:
     wait_until(lambda: kube.requests(watch=True), what="a watch")
     kube.set_data({"router.json": json.dumps({**base_config, "generation": 2, "mirrorPercent": 250})})
     wait_until(lambda: router.stats()["configErrors"] == 1, what="a config error")
@@ -139,6 +143,8 @@ def test_api_errors_are_retried_with_backoff(start_router: RouterFactory, base_c
 
 def test_unusable_credentials_stop_the_router_at_start(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "router", "--configmap", "models/iris-router", "--kubeconfig", str(tmp_path / "missing")]
-    done = subprocess.run([*command, "--listen", "127.0.0.1:1", "--admin-listen", "127.0.0.1:2"], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [*command, "--listen", "127.0.0.1:1", "--admin-listen", "127.0.0.1:2"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 2
     assert "ConfigMap models/iris-router: cannot load Kubernetes credentials" in done.stderr

@@ -108,7 +108,9 @@ def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_connections(
     outcome: dict[str, Any] = {}
 
     def slow_call() -> None:
-        outcome["answer"] = httpx.post(router.url + "/v1/models/m:predict", json={"instances": [[0.5]]}, headers={"x-delay-ms": "800"}, timeout=10)
+        outcome["answer"] = httpx.post(
+            router.url + "/v1/models/m:predict", json={"instances": [[0.5]]}, headers={"x-delay-ms": "800"}, timeout=10
+        )
 
     caller = threading.Thread(target=slow_call)
     caller.start()

@@ -64,7 +64,10 @@ def routed_config(stable: Backend, candidate: Backend, **fields: Any) -> dict[st
 def candidate_calls_in_flight(router: RouterProcess, count: int) -> Iterator[httpx.Client]:
     """`count` calls to the (slow) candidate held open until the block ends, then answered."""
     with httpx.Client(timeout=10) as client:
-        held = [threading.Thread(target=client.post, args=(router.url + PREDICT,), kwargs={"json": BODY, "headers": TO_CANDIDATE}) for _ in range(count)]
+        held = [
+            threading.Thread(target=client.post, args=(router.url + PREDICT,), kwargs={"json": BODY, "headers": TO_CANDIDATE})
+            for _ in range(count)
+        ]
         for thread in held:
             thread.start()
         wait_until(lambda: metric(router, 'in_flight{variant="candidate"}') == count, what=f"{count} candidate calls in flight")
@@ -112,7 +115,9 @@ def test_requests_in_flight_past_the_limit_of_a_variant_get_503_and_the_other_va
     assert shed(router, "in_flight") == 1
 
 
-def test_bodies_held_past_the_byte_budget_get_503_and_small_requests_still_pass(start_router: RouterFactory, stable_backend: Backend) -> None:
+def test_bodies_held_past_the_byte_budget_get_503_and_small_requests_still_pass(
+    start_router: RouterFactory, stable_backend: Backend
+) -> None:
     config = {"generation": 1, "upstreams": {"stable": stable_backend.url}, "maxBodyBytes": 1000, "maxBufferedBytes": 3000}
     router = start_router(config)
     head = b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" % PREDICT.encode()

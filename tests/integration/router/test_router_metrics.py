@@ -33,7 +33,9 @@ def test_metrics_and_stats_tell_the_same_story(module_router: RouterProcess, bas
         in_bin = metrics[("modelrollout_router_predictions_bucket", (("le", "0.45"), ("variant", variant)))]
         below = metrics[("modelrollout_router_predictions_bucket", (("le", "0.4"), ("variant", variant)))]
         assert in_bin - below == stats[variant]["predictions"]["counts"][stats[variant]["predictions"]["edges"].index(0.45)]
-    labels = sum(v for (name, tags), v in metrics.items() if name == "modelrollout_router_prediction_labels_total" and ("label", "high") in tags)
+    labels = sum(
+        v for (name, tags), v in metrics.items() if name == "modelrollout_router_prediction_labels_total" and ("label", "high") in tags
+    )
     assert labels == 10
     assert metrics[("modelrollout_router_config_generation", ())] == stats["generation"]
     started = [tags for name, tags in metrics if name == "modelrollout_router_start_time_seconds"]

@@ -67,7 +67,18 @@ def test_an_invalid_file_is_refused_and_the_last_good_config_stays(start_router:
 def test_a_router_with_an_invalid_file_at_start_exits_naming_the_field(tmp_path: Path, base_config: dict[str, Any]) -> None:
     path = tmp_path / "router.json"
     path.write_text(json.dumps({**base_config, "weights": {"stable": 60, "candidate": 60}}))
-    command = [sys.executable, "-m", "controller", "router", "--config", str(path), "--listen", "127.0.0.1:1", "--admin-listen", "127.0.0.1:2"]
+    command = [
+        sys.executable,
+        "-m",
+        "controller",
+        "router",
+        "--config",
+        str(path),
+        "--listen",
+        "127.0.0.1:1",
+        "--admin-listen",
+        "127.0.0.1:2",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "weights: stable 60 + candidate 60 is 120; expected 100" in done.stderr
@@ -77,7 +88,9 @@ def test_the_cli_explains_its_arguments() -> None:
     done = subprocess.run([sys.executable, "-m", "router", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0
     assert all(flag in done.stdout for flag in ("--config", "--configmap", "--listen", "--admin-listen"))
-    bad = subprocess.run([sys.executable, "-m", "router", "--configmap", "no-slash"], capture_output=True, text=True, timeout=60, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "router", "--configmap", "no-slash"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert bad.returncode == 2 and "NAMESPACE/NAME" in bad.stderr
 
 

@@ -48,7 +48,10 @@ def test_a_sticky_cookie_works_like_a_header(module_router: RouterProcess, base_
 
 
 def test_header_routes_win_over_weights(module_router: RouterProcess, base_config: dict[str, Any]) -> None:
-    routes = [{"header": "x-model-variant", "value": "candidate", "variant": "candidate"}, {"header": "x-lane", "value": "safe", "variant": "stable"}]
+    routes = [
+        {"header": "x-model-variant", "value": "candidate", "variant": "candidate"},
+        {"header": "x-lane", "value": "safe", "variant": "stable"},
+    ]
     module_router.reconfigure({**base_config, "weights": {"stable": 100, "candidate": 0}, "headerRoutes": routes})
     testers = send_many(module_router.url + PREDICT, [{"instances": [[0.5]]}] * 50, headers=[{"x-model-variant": "candidate"}] * 50)
     others = send_many(module_router.url + PREDICT, [{"instances": [[0.5]]}] * 50)

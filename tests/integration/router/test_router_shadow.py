@@ -62,7 +62,9 @@ def test_a_slow_candidate_under_full_mirroring_leaves_the_primary_latency_alone(
         assert all(a.status == 200 and a.backend == "stable" for a in answers)
         mirrored += [a.latency_s for a in answers]
     assert max(mirrored) < 0.5  # no client ever waited for the 500 ms shadow
-    assert p99(mirrored) < max(2 * p99(alone), p99(alone) + 0.02), f"p99 {p99(mirrored) * 1000:.1f} ms mirrored vs {p99(alone) * 1000:.1f} ms"
+    assert p99(mirrored) < max(2 * p99(alone), p99(alone) + 0.02), (
+        f"p99 {p99(mirrored) * 1000:.1f} ms mirrored vs {p99(alone) * 1000:.1f} ms"
+    )
     wait_until(lambda: router.stats()["shadow"]["requests"] == 1200, timeout_s=30, what="1200 shadow answers")
     shadow = router.stats()["shadow"]
     slow_bucket = shadow["latencyS"]["edges"].index(1.0)  # (0.5 s, 1 s]
@@ -97,7 +99,9 @@ def test_a_candidate_that_is_down_shows_as_shadow_errors_only(start_router: Rout
 def test_a_shadow_answering_500_is_counted_once_as_an_error_not_as_unanalysed(start_router: RouterFactory, stable_backend: Backend) -> None:
     failing = Backend.start("failing-candidate", "--fail-status", "500")
     try:
-        router = start_router({"generation": 1, "upstreams": {"stable": stable_backend.url, "candidate": failing.url}, "mirrorPercent": 100})
+        router = start_router(
+            {"generation": 1, "upstreams": {"stable": stable_backend.url, "candidate": failing.url}, "mirrorPercent": 100}
+        )
         answers = send_many(router.url + PREDICT, [{"instances": [[0.5]]}] * 40)
         assert all(a.status == 200 for a in answers)
         wait_until(lambda: router.stats()["shadow"]["requests"] == 40, what="40 shadow answers")

@@ -28,7 +28,9 @@ def tls_backend(pki: Pki) -> Iterator[Backend]:
     backend.stop()
 
 
-def test_a_model_server_whose_certificate_is_trusted_is_served_over_https(start_router: RouterFactory, tls_backend: Backend, pki: Pki) -> None:
+def test_a_model_server_whose_certificate_is_trusted_is_served_over_https(
+    start_router: RouterFactory, tls_backend: Backend, pki: Pki
+) -> None:
     router = start_router({"generation": 1, "upstreams": {"stable": tls_backend.url}}, env={"SSL_CERT_FILE": str(pki.ca_cert)})
     answer = router.client.post(router.url + PREDICT, json={"instances": [[0.25]]})
     assert answer.status_code == 200 and answer.json() == {"predictions": [0.25]}

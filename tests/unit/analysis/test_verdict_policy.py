@@ -71,7 +71,14 @@ def test_inconclusive_streak_beyond_the_limit_stalls_and_a_pass_restarts_it(metr
         Verdict.INCONCLUSIVE,
     ]
     steps = _feed(spec, verdicts)
-    expected = [TallyOutcome.PENDING, TallyOutcome.PENDING, TallyOutcome.PASSED, TallyOutcome.PENDING, TallyOutcome.PENDING, TallyOutcome.STALLED]
+    expected = [
+        TallyOutcome.PENDING,
+        TallyOutcome.PENDING,
+        TallyOutcome.PASSED,
+        TallyOutcome.PENDING,
+        TallyOutcome.PENDING,
+        TallyOutcome.STALLED,
+    ]
     assert [outcome for _, outcome in steps] == expected
     assert [tally.consecutive_inconclusive for tally, _ in steps] == [1, 2, 0, 1, 2, 3]
     assert (steps[-1][0].inconclusive, steps[-1][0].failed) == (5, 0)

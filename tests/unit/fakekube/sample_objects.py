@@ -12,7 +12,9 @@ __all__ = ["MR_GROUP", "MR_VERSION", "MR_PLURAL", "configmap", "deployment", "mo
 MR_GROUP, MR_VERSION, MR_PLURAL = "modelrollout.io", "v1alpha1", "modelrollouts"
 
 
-def configmap(name: str, *, labels: dict[str, str] | None = None, data: dict[str, str] | None = None, owners: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def configmap(
+    name: str, *, labels: dict[str, str] | None = None, data: dict[str, str] | None = None, owners: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if labels is not None:
         metadata["labels"] = labels
@@ -27,7 +29,12 @@ def deployment(name: str, *, replicas: int = 1, image: str = "model:1", owners: 
     if owners is not None:
         metadata["ownerReferences"] = owners
     template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "model", "image": image}]}}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template},
+    }
 
 
 def modelrollout(name: str, *, image: str = "model:1") -> dict[str, Any]:

@@ -24,7 +24,11 @@ def test_create_fills_server_owned_metadata(core: k8s.CoreV1Api) -> None:
     assert first.metadata.generation == 1
     assert int(second.metadata.resource_version) > int(first.metadata.resource_version)
     read = core.read_namespaced_config_map("first", "default")
-    assert (read.metadata.uid, read.metadata.resource_version, read.data) == (first.metadata.uid, first.metadata.resource_version, {"a": "1"})
+    assert (read.metadata.uid, read.metadata.resource_version, read.data) == (
+        first.metadata.uid,
+        first.metadata.resource_version,
+        {"a": "1"},
+    )
 
 
 def test_create_of_a_taken_name_is_409_already_exists(core: k8s.CoreV1Api) -> None:
@@ -80,7 +84,9 @@ def test_objects_the_real_server_rejects_are_422_invalid(core: k8s.CoreV1Api, cr
 
 
 def test_unparsable_body_and_namespace_mismatch_are_400(kube: FakeKube, core: k8s.CoreV1Api) -> None:
-    response = httpx.post(f"{kube.url}/api/v1/namespaces/default/configmaps", content=b"{not json", headers={"Content-Type": "application/json"})
+    response = httpx.post(
+        f"{kube.url}/api/v1/namespaces/default/configmaps", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert (response.status_code, response.json()["reason"]) == (400, "BadRequest")
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_config_map("default", {"metadata": {"name": "x", "namespace": "other"}})
@@ -169,11 +175,18 @@ def test_unknown_paths_are_404_and_unserved_methods_405(kube: FakeKube) -> None:
 def test_admission_checks_reject_with_their_causes() -> None:
     def no_latest_tag(obj: dict) -> list[tuple[str, str]]:
         image = obj["spec"]["template"]["spec"]["containers"][0]["image"]
-        return [("spec.template.spec.containers[0].image", f'Invalid value: "{image}": must not use :latest')] if image.endswith(":latest") else []
+        return (
+            [("spec.template.spec.containers[0].image", f'Invalid value: "{image}": must not use :latest')]
+            if image.endswith(":latest")
+            else []
+        )
 
     with FakeKube(admission={"deployments": no_latest_tag}) as kube, kube.api_client() as api:
         apps = k8s.AppsV1Api(api)
-        body = {"metadata": {"name": "web"}, "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "m", "image": "m:latest"}]}}}}
+        body = {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "m", "image": "m:latest"}]}}},
+        }
         with pytest.raises(ApiException) as caught:
             apps.create_namespaced_deployment("default", body)
         assert caught.value.status == 422

@@ -29,7 +29,9 @@ def test_a_conflict_storm_refuses_the_next_writes_then_lets_them_through(kube: F
     for attempt in range(5):
         current = custom.get_namespaced_custom_object(*args, "demo")
         try:
-            custom.replace_namespaced_custom_object_status(*args, "demo", {**current, "status": {"phase": "Progressing", "attempt": attempt}})
+            custom.replace_namespaced_custom_object_status(
+                *args, "demo", {**current, "status": {"phase": "Progressing", "attempt": attempt}}
+            )
             outcomes.append("ok")
         except ApiException as exc:
             outcomes.append(f"{exc.status} {status_of(exc)['reason']}")
@@ -82,7 +84,10 @@ def test_the_admin_api_injects_the_same_faults_over_http(kube: FakeKube, core: k
     old = core.create_namespaced_config_map("default", configmap("cfg")).metadata.resource_version
     core.patch_namespaced_config_map("cfg", "default", {"data": {"a": "1"}})
 
-    assert httpx.post(f"{admin}/conflicts", json={"resource": "configmaps", "namespace": "default", "name": "cfg", "count": 1}).status_code == 200
+    assert (
+        httpx.post(f"{admin}/conflicts", json={"resource": "configmaps", "namespace": "default", "name": "cfg", "count": 1}).status_code
+        == 200
+    )
     with pytest.raises(ApiException) as conflict:
         core.patch_namespaced_config_map("cfg", "default", {"data": {"a": "2"}})
     assert conflict.value.status == 409

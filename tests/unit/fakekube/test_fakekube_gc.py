@@ -92,7 +92,9 @@ def test_delete_preconditions_are_checked(kube: FakeKube, core: k8s.CoreV1Api) -
     with pytest.raises(ApiException) as caught:
         core.delete_namespaced_config_map("cfg", "default", body=wrong)
     assert caught.value.status == 409
-    right = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=created.metadata.uid, resource_version=created.metadata.resource_version))
+    right = k8s.V1DeleteOptions(
+        preconditions=k8s.V1Preconditions(uid=created.metadata.uid, resource_version=created.metadata.resource_version)
+    )
     core.delete_namespaced_config_map("cfg", "default", body=right)
     assert _names(core) == []
 

@@ -27,7 +27,10 @@ def test_merge_patch_merges_objects_deletes_nulls_and_replaces_lists(custom: k8s
     body["metadata"]["labels"] = {"keep": "1", "drop": "2"}
     custom.create_namespaced_custom_object(*args, body)
 
-    patch = {"metadata": {"labels": {"drop": None, "new": "3"}}, "spec": {"template": {"spec": {"containers": [{"name": "m2", "image": "model:2"}]}}}}
+    patch = {
+        "metadata": {"labels": {"drop": None, "new": "3"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "m2", "image": "model:2"}]}}},
+    }
     patched = custom.patch_namespaced_custom_object(*args, "demo", patch)
 
     assert patched["metadata"]["labels"] == {"keep": "1", "new": "3"}
@@ -57,7 +60,9 @@ def test_json_patch_applies_operations_in_order(core: k8s.CoreV1Api) -> None:
 def test_json_patch_whose_test_fails_is_422_and_changes_nothing(core: k8s.CoreV1Api) -> None:
     created = core.create_namespaced_config_map("default", configmap("cfg", data={"a": "1"}))
     with pytest.raises(ApiException) as caught:
-        core.patch_namespaced_config_map("cfg", "default", [{"op": "test", "path": "/data/a", "value": "2"}, {"op": "remove", "path": "/data/a"}])
+        core.patch_namespaced_config_map(
+            "cfg", "default", [{"op": "test", "path": "/data/a", "value": "2"}, {"op": "remove", "path": "/data/a"}]
+        )
     assert caught.value.status == 422
     after = core.read_namespaced_config_map("cfg", "default")
     assert (after.data, after.metadata.resource_version) == ({"a": "1"}, created.metadata.resource_version)
@@ -88,8 +93,12 @@ def test_patch_of_a_missing_object_is_404(core: k8s.CoreV1Api) -> None:
 def test_unsupported_patch_types_are_415(kube: FakeKube, core: k8s.CoreV1Api) -> None:
     core.create_namespaced_config_map("default", configmap("cfg"))
     answer = httpx.patch(
-        f"{kube.url}/api/v1/namespaces/default/configmaps/cfg", content=b"data: {}", headers={"Content-Type": "application/apply-patch+yaml"}
+        f"{kube.url}/api/v1/namespaces/default/configmaps/cfg",
+        content=b"data: {}",
+        headers={"Content-Type": "application/apply-patch+yaml"},
     )
     assert (answer.status_code, answer.json()["reason"]) == (415, "UnsupportedMediaType")
-    merged = httpx.patch(f"{kube.url}/api/v1/namespaces/default/configmaps/cfg", content=b'{"data": {"x": "1"}}', headers={"Content-Type": MERGE})
+    merged = httpx.patch(
+        f"{kube.url}/api/v1/namespaces/default/configmaps/cfg", content=b'{"data": {"x": "1"}}', headers={"Content-Type": MERGE}
+    )
     assert merged.json()["data"] == {"x": "1"}

@@ -24,7 +24,19 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     kubeconfig = tmp_path / "kubeconfig"
-    command = [sys.executable, "-m", "tests.fakekube", "--port", "0", "--kubeconfig", str(kubeconfig), "--namespace", "default", "--namespace", "ml"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakekube",
+        "--port",
+        "0",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        "default",
+        "--namespace",
+        "ml",
+    ]
     child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         yield child, kubeconfig
@@ -59,7 +71,9 @@ def test_the_process_serves_the_official_client_through_its_kubeconfig(process: 
 
 def test_a_taken_port_is_reported_and_exits_non_zero(kube: FakeKube) -> None:
     port = kube.url.rsplit(":", 1)[1]
-    done = subprocess.run([sys.executable, "-m", "tests.fakekube", "--port", port], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.fakekube", "--port", port], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
 

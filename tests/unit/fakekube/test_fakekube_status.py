@@ -37,7 +37,9 @@ def test_create_drops_status_for_kinds_with_a_status_subresource(apps: k8s.AppsV
 
 def test_put_to_the_main_resource_ignores_status_and_bumps_generation_on_spec_change(apps: k8s.AppsV1Api) -> None:
     created = apps.create_namespaced_deployment("default", deployment("web", replicas=1))
-    apps.replace_namespaced_deployment_status("web", "default", {**deployment("web"), "status": {"observedGeneration": 1, "readyReplicas": 1}})
+    apps.replace_namespaced_deployment_status(
+        "web", "default", {**deployment("web"), "status": {"observedGeneration": 1, "readyReplicas": 1}}
+    )
 
     body = deployment("web", replicas=3) | {"status": {"readyReplicas": 99}}
     updated = apps.replace_namespaced_deployment("web", "default", body)

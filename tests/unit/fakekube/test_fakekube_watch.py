@@ -47,7 +47,9 @@ def test_live_changes_arrive_in_order_with_growing_versions(kube: FakeKube, core
 
 
 def test_writes_from_many_threads_reach_a_watcher_in_version_order(kube: FakeKube, core: k8s.CoreV1Api) -> None:
-    collector = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version=kube.store.resource_version, timeout_seconds=10)
+    collector = WatchCollector(
+        kube, core.list_namespaced_config_map, "default", resource_version=kube.store.resource_version, timeout_seconds=10
+    )
 
     def write(prefix: str, through_http: bool) -> None:
         for i in range(40):
@@ -78,13 +80,20 @@ def test_watch_from_a_past_version_replays_what_came_after_it(kube: FakeKube, co
     first = core.create_namespaced_config_map("default", configmap("first"))
     core.create_namespaced_config_map("default", configmap("second"))
     core.patch_namespaced_config_map("first", "default", {"data": {"x": "1"}})
-    collector = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version=first.metadata.resource_version, timeout_seconds=10)
+    collector = WatchCollector(
+        kube, core.list_namespaced_config_map, "default", resource_version=first.metadata.resource_version, timeout_seconds=10
+    )
     assert _summary(collector.wait_for(2)) == [("ADDED", "second"), ("MODIFIED", "first")]
 
 
 def test_a_selector_watch_sees_objects_enter_and_leave_the_selection(kube: FakeKube, core: k8s.CoreV1Api) -> None:
     collector = WatchCollector(
-        kube, core.list_namespaced_config_map, "default", resource_version=kube.store.resource_version, label_selector="team=ml", timeout_seconds=10
+        kube,
+        core.list_namespaced_config_map,
+        "default",
+        resource_version=kube.store.resource_version,
+        label_selector="team=ml",
+        timeout_seconds=10,
     )
     core.create_namespaced_config_map("default", configmap("cfg", labels={"team": "web"}))
     core.patch_namespaced_config_map("cfg", "default", {"metadata": {"labels": {"team": "ml"}}})
@@ -97,7 +106,9 @@ def test_a_selector_watch_sees_objects_enter_and_leave_the_selection(kube: FakeK
 
 def test_a_namespaced_watch_does_not_see_other_namespaces(kube: FakeKube, core: k8s.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": "other"}})
-    collector = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version=kube.store.resource_version, timeout_seconds=10)
+    collector = WatchCollector(
+        kube, core.list_namespaced_config_map, "default", resource_version=kube.store.resource_version, timeout_seconds=10
+    )
     core.create_namespaced_config_map("other", configmap("elsewhere"))
     core.create_namespaced_config_map("default", configmap("here"))
     assert _summary(collector.wait_for(1)) == [("ADDED", "here")]
@@ -154,7 +165,9 @@ def _stream_once(core: k8s.CoreV1Api, resource_version: str) -> list[tuple[str, 
 def test_timeout_seconds_ends_the_stream_with_a_bookmark_when_allowed(kube: FakeKube, core: k8s.CoreV1Api) -> None:
     core.create_namespaced_config_map("default", configmap("cfg"))
     started = time.monotonic()
-    with_bookmark = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version="0", timeout_seconds=1, allow_watch_bookmarks=True)
+    with_bookmark = WatchCollector(
+        kube, core.list_namespaced_config_map, "default", resource_version="0", timeout_seconds=1, allow_watch_bookmarks=True
+    )
     without = WatchCollector(kube, core.list_namespaced_config_map, "default", resource_version="0", timeout_seconds=1)
     with_bookmark.join()
     without.join()
@@ -197,9 +210,18 @@ def test_a_client_that_goes_away_is_unsubscribed(kube: FakeKube) -> None:
 def test_custom_objects_can_be_watched_across_namespaces(kube: FakeKube, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": "team-b"}})
     collector = WatchCollector(
-        kube, custom.list_cluster_custom_object, MR_GROUP, MR_VERSION, MR_PLURAL, resource_version=kube.store.resource_version, timeout_seconds=10
+        kube,
+        custom.list_cluster_custom_object,
+        MR_GROUP,
+        MR_VERSION,
+        MR_PLURAL,
+        resource_version=kube.store.resource_version,
+        timeout_seconds=10,
     )
     custom.create_namespaced_custom_object(MR_GROUP, MR_VERSION, "team-b", MR_PLURAL, modelrollout("b"))
     custom.create_namespaced_custom_object(MR_GROUP, MR_VERSION, "default", MR_PLURAL, modelrollout("a"))
     events = collector.wait_for(2)
-    assert [(kind, obj["metadata"]["namespace"], obj["metadata"]["name"]) for kind, obj in events] == [("ADDED", "team-b", "b"), ("ADDED", "default", "a")]
+    assert [(kind, obj["metadata"]["namespace"], obj["metadata"]["name"]) for kind, obj in events] == [
+        ("ADDED", "team-b", "b"),
+        ("ADDED", "default", "a"),
+    ]

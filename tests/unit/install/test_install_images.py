@@ -184,7 +184,10 @@ def test_every_package_the_router_imports_is_a_direct_dependency_of_both_install
     (httptools through uvicorn[standard]) breaks the day that package drops it."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     owners = packages_distributions()
-    for declared_in, requirements in [("pyproject.toml", [Requirement(t) for t in project["dependencies"]]), ("router/requirements.txt", router_requirements())]:
+    for declared_in, requirements in [
+        ("pyproject.toml", [Requirement(t) for t in project["dependencies"]]),
+        ("router/requirements.txt", router_requirements()),
+    ]:
         direct = {canonicalize_name(r.name) for r in requirements}
         undeclared = {m for m in _router_imports() if not {canonicalize_name(d) for d in owners.get(m, [m])} & direct}
         assert undeclared == set(), f"{declared_in} does not name {sorted(undeclared)}, which the router imports"

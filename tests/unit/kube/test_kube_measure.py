@@ -13,9 +13,9 @@ from controller.api.metrics import MetricSpec
 from controller.api.resource import ModelRollout
 from controller.api.status import Verdict
 from controller.engine.inputs import MeasurementRequest
+from controller.providers.router_stats import observe_router_metric
 from controller.routing.measure import RouterStatsSource, Snapshot, SnapshotHistory, window_stats
 from controller.routing.polling import ReadingsListener, RouterEndpoint, RouterReading
-from controller.providers.router_stats import observe_router_metric
 from router.stats import ErrorCounts, RouterStats, VariantStats
 
 RolloutFactory = Callable[..., ModelRollout]
@@ -138,7 +138,9 @@ def _source(routers: ScriptedRouters) -> RouterStatsSource:
     return RouterStatsSource(routers, observe_router_metric)
 
 
-async def _measure(source: RouterStatsSource, routers: ScriptedRouters, rollout: ModelRollout, metric: MetricSpec, window_start: datetime) -> MetricObservation:
+async def _measure(
+    source: RouterStatsSource, routers: ScriptedRouters, rollout: ModelRollout, metric: MetricSpec, window_start: datetime
+) -> MetricObservation:
     request = MeasurementRequest(scope="shadow", metric=metric, window_start=window_start)
     return await source.measure(rollout, request, routers.now)
 

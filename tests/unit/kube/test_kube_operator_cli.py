@@ -23,7 +23,9 @@ def test_listen_addresses_parse_and_bad_ones_name_themselves() -> None:
 
 
 def test_leader_election_keeps_client_go_proportions() -> None:
-    config = config_from(_args("--leader-elect", "--lease-duration", "30", "--identity", "pod-a", "--namespace", "a", "--namespace", "a", "--namespace", "b"))
+    config = config_from(
+        _args("--leader-elect", "--lease-duration", "30", "--identity", "pod-a", "--namespace", "a", "--namespace", "a", "--namespace", "b")
+    )
     lease = config.leader_election
     assert lease is not None
     assert (lease.identity, lease.lease_duration_s, lease.renew_deadline_s, lease.retry_period_s) == ("pod-a", 30.0, 20.0, 4.0)

@@ -25,7 +25,9 @@ ADMIN = [{"name": "admin", "port": 9090}]
 
 
 def test_ready_and_unknown_endpoints_count_and_not_ready_ones_do_not() -> None:
-    slices = [_slice([_endpoint("10.0.0.1", "r-1"), _endpoint("10.0.0.2", "r-2", ready=False), _endpoint("10.0.0.3", "r-3", ready=None)], ADMIN)]
+    slices = [
+        _slice([_endpoint("10.0.0.1", "r-1"), _endpoint("10.0.0.2", "r-2", ready=False), _endpoint("10.0.0.3", "r-3", ready=None)], ADMIN)
+    ]
     assert endpoints_of(slices) == [
         RouterEndpoint("r-1", "http://10.0.0.1:9090"),
         RouterEndpoint("r-3", "http://10.0.0.3:9090"),

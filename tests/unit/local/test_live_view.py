@@ -24,7 +24,9 @@ def _text(snapshot: LiveSnapshot, **options: int) -> str:
 
 
 def _verdict(minute: int, verdict: Verdict, reason: str) -> AnalysisRecord:
-    return AnalysisRecord(metric="error-rate", scope="step 3", revision="abc", verdict=verdict, reason=reason, time=NOW + timedelta(minutes=minute))
+    return AnalysisRecord(
+        metric="error-rate", scope="step 3", revision="abc", verdict=verdict, reason=reason, time=NOW + timedelta(minutes=minute)
+    )
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def snapshot() -> LiveSnapshot:
         ],
         agreement=0.962,
         drift_psi=0.31,
-        verdicts=[_verdict(i, Verdict.PASSED, f"check {i} passed") for i in range(8)] + [_verdict(9, Verdict.FAILED, "error rate 0.18 is above max 0.05")],
+        verdicts=[_verdict(i, Verdict.PASSED, f"check {i} passed") for i in range(8)]
+        + [_verdict(9, Verdict.FAILED, "error rate 0.18 is above max 0.05")],
         elapsed_s=42.4,
     )
 
@@ -54,7 +57,11 @@ def test_shows_step_split_and_per_variant_numbers(snapshot: LiveSnapshot) -> Non
     assert "ModelRollout fraud-scorer" in text and "scenario errors" in text and "Progressing" in text and "42s" in text
     assert "Step 3/7  analysis: error-rate, latency-p99" in text
     assert "stable 75%" in text and "candidate 25%" in text and "mirror 10%" in text
-    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]] for line in text.splitlines() if line.count("│") >= 5 and ("stable" in line or "candidate" in line)}
+    rows = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+        for line in text.splitlines()
+        if line.count("│") >= 5 and ("stable" in line or "candidate" in line)
+    }
     assert rows == {"stable": ["37.5", "0.0", "21"], "candidate": ["12.5", "4.0", "250"]}
     assert "Shadow agreement 96.2%" in text and "Drift PSI 0.310" in text
 
@@ -81,7 +88,9 @@ def test_lists_only_the_latest_verdicts(snapshot: LiveSnapshot) -> None:
 def test_outcome_panel_appears_only_when_done(snapshot: LiveSnapshot) -> None:
     assert "ROLLED BACK" not in _text(snapshot)
 
-    done = snapshot.model_copy(update={"outcome": SessionOutcome.ROLLED_BACK, "reason": "error-rate failed: 0.18 > 0.05", "phase": Phase.DEGRADED})
+    done = snapshot.model_copy(
+        update={"outcome": SessionOutcome.ROLLED_BACK, "reason": "error-rate failed: 0.18 > 0.05", "phase": Phase.DEGRADED}
+    )
     text = _text(done)
 
     assert "ROLLED BACK" in text and "error-rate failed: 0.18 > 0.05" in text and "Degraded" in text

@@ -55,8 +55,16 @@ def test_snake_case_is_accepted_too() -> None:
         ('generation: 1\nupstreams: {stable: "http://x", candidate: "http://y"}\nmirrorPercent: 101', "mirrorPercent", "101"),
         ('generation: -1\nupstreams: {stable: "http://x"}', "generation", "-1"),
         ("upstreams: {stable: http://x}", "generation", "Field required"),
-        ('generation: 1\nupstreams: {stable: "http://x"}\nheaderRoutes: [{header: "bad header", value: v, variant: stable}]', "headerRoutes[0].header", "bad header"),
-        ('generation: 1\nupstreams: {stable: "http://x"}\nheaderRoutes: [{header: x-a, value: v, variant: candidate}]', "headerRoutes", "[0]"),
+        (
+            'generation: 1\nupstreams: {stable: "http://x"}\nheaderRoutes: [{header: "bad header", value: v, variant: stable}]',
+            "headerRoutes[0].header",
+            "bad header",
+        ),
+        (
+            'generation: 1\nupstreams: {stable: "http://x"}\nheaderRoutes: [{header: x-a, value: v, variant: candidate}]',
+            "headerRoutes",
+            "[0]",
+        ),
         ('generation: 1\nupstreams: {stable: "http://x"}\nsticky: {header: x-u, cookie: u}', "sticky", "exactly one"),
         ('generation: 1\nupstreams: {stable: "http://x"}\npredictions: {protocol: jsonpath}', "predictions", "jsonPath"),
         ('generation: 1\nupstreams: {stable: "http://x"}\npredictions: {jsonPath: "a[x]"}', "predictions.jsonPath", "[x]"),

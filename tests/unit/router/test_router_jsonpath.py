@@ -13,7 +13,10 @@ def test_paths_compile_into_steps() -> None:
     assert compile_path("predictions") == ("predictions",)
 
 
-@pytest.mark.parametrize(("text", "words"), [("", "empty"), ("$", "empty"), ("a..b", "empty key"), ("a[1", "key[index]"), ("a[x]", "[x]"), ("a[1]b", "key[index]")])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("", "empty"), ("$", "empty"), ("a..b", "empty key"), ("a[1", "key[index]"), ("a[x]", "[x]"), ("a[1]b", "key[index]")],
+)
 def test_bad_paths_say_what_is_wrong(text: str, words: str) -> None:
     with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
         compile_path(text)

@@ -102,7 +102,10 @@ def test_unkeyed_requests_split_exactly_over_short_windows() -> None:
 
 
 def test_header_routes_win_over_weights_and_sticky_keys() -> None:
-    routes = [{"header": "x-model-variant", "value": "candidate", "variant": "candidate"}, {"header": "x-lane", "value": "safe", "variant": "stable"}]
+    routes = [
+        {"header": "x-model-variant", "value": "candidate", "variant": "candidate"},
+        {"header": "x-lane", "value": "safe", "variant": "stable"},
+    ]
     rules = table(0, header_routes=routes, sticky={"header": "x-user"})
     assert rules.choose([(b"x-model-variant", b"candidate")], BUCKETS - 1) == CANDIDATE
     assert rules.choose([(b"x-model-variant", b"other")], BUCKETS - 1) == STABLE

@@ -38,7 +38,9 @@ class ScriptedServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), b"0"))
+                length = int(
+                    next((line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), b"0")
+                )
                 request = head + await reader.readexactly(length)
                 self.requests.append(request)
                 answer = self.script(request, len(self.requests))
@@ -95,7 +97,9 @@ def test_requests_reuse_one_kept_alive_connection_and_carry_host_length_and_pref
 
 def test_chunked_and_read_until_close_bodies_are_assembled() -> None:
     async def scenario() -> None:
-        chunked = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").start()
+        chunked = await ScriptedServer(
+            lambda r, n: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        ).start()
         until_close = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it").start()
         assert (await call(pool(chunked.url), b"GET", b"/", b"", b"")).body == b"hello world"
         assert (await call(pool(until_close.url), b"GET", b"/", b"", b"")).body == b"all of it"
@@ -157,7 +161,9 @@ def test_a_fresh_connection_closed_without_an_answer_is_a_connect_error() -> Non
 
 def test_closing_mid_answer_is_a_connect_error() -> None:
     async def scenario() -> None:
-        server = await ScriptedServer(lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nonly a part").start()
+        server = await ScriptedServer(
+            lambda r, n: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nonly a part"
+        ).start()
         with pytest.raises(UpstreamConnectError, match="mid-answer"):
             await call(pool(server.url), b"GET", b"/", b"", b"")
 
@@ -299,7 +305,9 @@ def test_calls_beyond_the_connection_limit_wait_their_turn_and_reuse_the_connect
             writer.close()
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        client = UpstreamPool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connect_timeout_s=2.0, timeout_s=5.0, max_connections=2)
+        client = UpstreamPool(
+            f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connect_timeout_s=2.0, timeout_s=5.0, max_connections=2
+        )
         answers = await asyncio.gather(*(call(client, b"GET", b"/%d" % n, b"", b"") for n in range(7)))
         assert [a.body for a in answers] == [b"/%d" % n for n in range(7)]
         assert most[0] == 2
