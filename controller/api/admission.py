@@ -45,7 +45,8 @@ def _prune(value: Any, schema: Schema, path: str, problems: list[Problem]) -> An
     if isinstance(value, dict):
         return _prune_object(value, schema, path, problems)
     if isinstance(value, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        listed = schema.get("items")
+        items: Schema = listed if isinstance(listed, dict) else {}
         return [_prune(item, items, f"{path}[{index}]", problems) for index, item in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value) and "type" not in schema:
         # A typed number field says so itself (not a finite number); a free-form one (the pod template) cannot.

@@ -93,9 +93,11 @@ def _walk(error: ErrorDetails, schema: Schema) -> tuple[str, Schema, Schema]:
 
 def _child(node: Schema, key: int | str) -> Schema | None:
     if isinstance(key, int):
-        return node.get("items") if node.get("type") == "array" else None
+        items: Schema | None = node.get("items") if node.get("type") == "array" else None
+        return items
     if key in node.get("properties", {}):
-        return node["properties"][key]
+        child: Schema = node["properties"][key]
+        return child
     extra = node.get("additionalProperties")
     return extra if isinstance(extra, dict) else None
 

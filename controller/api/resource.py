@@ -25,8 +25,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 class ModelRollout(ApiModel):
     """A model server brought to a new version progressively: shadow, canary or blue-green, judged by metrics."""
 
-    api_version: Literal["modelrollout.io/v1alpha1"] = API_VERSION
-    kind: Literal["ModelRollout"] = KIND
+    api_version: Literal["modelrollout.io/v1alpha1"] = "modelrollout.io/v1alpha1"
+    kind: Literal["ModelRollout"] = "ModelRollout"
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: ModelRolloutSpec
     status: ModelRolloutStatus = Field(default_factory=ModelRolloutStatus)

@@ -15,7 +15,7 @@ from controller.errors import ModelRolloutError
 from controller.local.inputs import read_rollout
 from controller.local.loadgen import TrafficConfig, TrafficGenerator, dataset_requests
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
-from controller.local.runner import LocalTarget, run_local
+from controller.local.runner import LocalTarget, StopTraffic, run_local
 from controller.local.session import SessionOutcome
 
 __all__ = ["add_arguments", "run", "SCENARIOS", "EXAMPLE"]
@@ -61,7 +61,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> SessionOutcome:
         target = LocalTarget(rollout, stable_url, candidate_url, scenario=args.scenario, speed=args.speed,
                              report_dir=args.report, log_dir=args.report / "logs", deadline_s=3600)
 
-        async def start_traffic(router_url: str, admin_url: str):  # type: ignore[no-untyped-def]
+        async def start_traffic(router_url: str, admin_url: str) -> StopTraffic:
             generator = TrafficGenerator(
                 TrafficConfig(target_url=router_url, rate_per_s=args.rate, feedback_url=f"{admin_url}/feedback"),
                 dataset_requests("demo"),

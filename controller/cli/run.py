@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,9 +17,9 @@ from rich.console import Console
 from controller.api.status import Verdict
 from controller.errors import ModelRolloutError, SpecError
 from controller.local.inputs import check_reachable, check_url, read_rollout
-from controller.local.runner import LocalTarget, run_local
+from controller.local.runner import LocalTarget, StopTraffic, run_local
 from controller.local.session import SessionOutcome
-from controller.local.loadgen import TrafficConfig, TrafficGenerator, read_replay_file
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, TrafficRequest, read_replay_file
 
 __all__ = ["add_arguments", "run", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "EXIT_INVALID"]
 
@@ -66,7 +67,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     target = LocalTarget(rollout, stable, candidate, speed=args.speed, deadline_s=args.timeout,
                          report_dir=args.report, log_dir=args.report / "logs", router_listen=args.listen)
 
-    async def start_replay(router_url: str, admin_url: str):  # type: ignore[no-untyped-def]
+    async def start_replay(router_url: str, admin_url: str) -> StopTraffic | None:
         if requests is None:
             console.print(f"routing live traffic sent to [bold]{router_url}[/]")
             return None
@@ -88,7 +89,7 @@ def _exit_code(outcome: SessionOutcome, verdict: Verdict | None) -> int:
     return EXIT_ROLLED_BACK
 
 
-def _cycle(items):  # type: ignore[no-untyped-def]
+def _cycle(items: Sequence[TrafficRequest]) -> Iterator[TrafficRequest]:
     while True:
         yield from items
 

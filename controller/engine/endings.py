@@ -7,7 +7,7 @@ routers told where all traffic goes.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from controller.api.status import Phase, ScaleDown, TrafficSplit, Verdict
 from controller.engine.actions import EnsureRevision, ScaleRevision
@@ -71,6 +71,7 @@ def report_verdict(plan: Plan, ctx: Context, verdict: Verdict, why: str = "") ->
     plan = plan.act(ScaleRevision(revision=candidate, replicas=0))
     # Remembered as rejected so re-applying the judged template does not run it again; retry does.
     plan = plan.update(**{**NO_ROLLOUT, "rejected_revision": candidate, "shadow_verdict": verdict})
+    kind: Literal["Normal", "Warning"]
     if verdict is Verdict.PASSED:
         reason, kind = Reason.SHADOW_VERDICT_PASSED, "Normal"
         message = Message.SHADOW_VERDICT_PASSED.format(candidate=candidate, stable=stable)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +40,12 @@ from controller.strategies.expand import expand
 from controller.strategies.steps import describe
 from router.stats import RouterStats, VariantStats, delta
 
-__all__ = ["LocalTarget", "FileTrafficControl", "seed_rollout", "run_local"]
+__all__ = ["LocalTarget", "FileTrafficControl", "OnReady", "StopTraffic", "seed_rollout", "run_local"]
+
+StopTraffic = Callable[[], Awaitable[object]]
+"""Stops what `OnReady` started; awaited once the rollout has ended, before the final numbers are read."""
+OnReady = Callable[[str, str], Awaitable[StopTraffic | None]]
+"""Awaited with (router URL, admin URL) once the router serves; returns how to stop the traffic it started."""
 
 
 @dataclass(frozen=True)
@@ -192,14 +198,24 @@ async def _start_router(group: ProcessGroup, config_path: Path, listen: tuple[st
     admin_port = free_port()
     member = group.start(
         "router",
-        [sys.executable, "-m", "router", "--config", str(config_path), "--listen", f"{host}:{port}", "--admin-listen", f"127.0.0.1:{admin_port}"],
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "--config",
+            str(config_path),
+            "--listen",
+            f"{host}:{port}",
+            "--admin-listen",
+            f"127.0.0.1:{admin_port}",
+        ],
     )
     admin = f"http://127.0.0.1:{admin_port}"
     await wait_http_ok(f"{admin}/readyz", 60, member.process)
     return f"http://{host}:{port}", admin
 
 
-async def run_local(target: LocalTarget, console: Console, *, on_ready=None) -> tuple[SessionResult, RolloutReport]:  # type: ignore[no-untyped-def]
+async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady | None = None) -> tuple[SessionResult, RolloutReport]:
     """Start the router, drive the rollout to its end with a live view, and write the report.
 
     `on_ready(router_url, admin_url)` is awaited once the router serves, e.g. to start traffic.

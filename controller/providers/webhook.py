@@ -98,7 +98,7 @@ def _context(rollout: ModelRollout, request: MeasurementRequest, now: datetime) 
     }
 
 
-def _observation(reply: WebhookReply, base: dict[str, object]) -> MetricObservation:
+def _observation(reply: WebhookReply, base: dict[str, str | datetime | None]) -> MetricObservation:
     if reply.verdict is not None:
         return MetricObservation(**base, verdict=reply.verdict)
     candidate_value = reply.candidate if reply.candidate is not None else reply.value
