@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["REQUEST_BODY", "Result", "parse_report", "post_script", "run_wrk"]
@@ -21,6 +21,8 @@ class Result:
     p99_ms: float
     requests: int
     errors: int  # non-2xx answers plus socket errors
+    # The same errors by kind: non-2xx, connect, read, write, timeout (only kinds that occurred).
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
 
 def post_script(path: Path, gap_ms: int | None = None, *, lockstep: bool = False) -> Path:
@@ -57,8 +59,12 @@ def parse_report(report: str) -> Result:
         raise RuntimeError(f"wrk printed no throughput; its report was:\n{report}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", report)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in sockets.groups()) if sockets else 0)
-    return Result(float(rate.group(1)), _percentile(report, "50%"), _percentile(report, "99%"), int(total.group(1)), errors)
+    kinds = {"non-2xx": int(non_2xx.group(1)) if non_2xx else 0}
+    if sockets:
+        kinds.update(zip(("connect", "read", "write", "timeout"), (int(g) for g in sockets.groups()), strict=True))
+    kinds = {kind: count for kind, count in kinds.items() if count}
+    p50, p99 = _percentile(report, "50%"), _percentile(report, "99%")
+    return Result(float(rate.group(1)), p50, p99, int(total.group(1)), sum(kinds.values()), kinds)
 
 
 def _percentile(report: str, label: str) -> float:

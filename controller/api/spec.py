@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from controller.api.metrics import AnalysisSpec, AnalysisStep
+from controller.api.notifications import MAX_NOTIFICATIONS, Notification
 from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 
 __all__ = [
@@ -239,3 +240,8 @@ class ModelRolloutSpec(ApiModel):
     router: RouterSpec = Field(default_factory=RouterSpec)
     strategy: Strategy
     analysis: AnalysisSpec | None = None
+    notifications: list[Notification] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATIONS,
+        description="Targets told about this rollout's transitions, beside those every rollout notifies.",
+    )

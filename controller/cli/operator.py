@@ -9,12 +9,14 @@ import argparse
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.errors import KubeError
 from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
 from controller.kube.wiring import ControllerConfig, default_identity
+from controller.notify.config import load_notifications_config
 
 __all__ = ["add_arguments", "run", "parse_listen", "config_from"]
 
@@ -48,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity", default=None, metavar="ID", help="this replica's name in the Lease (default: host name and pid)")
     parser.add_argument("--workers", type=_positive, default=4, metavar="N", help="rollouts reconciled at once (default 4)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--notifications-config",
+        type=Path,
+        metavar="FILE",
+        help="notification targets and what every rollout sends (JSON or YAML; the chart renders it)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> ControllerConfig:
@@ -69,6 +77,7 @@ def config_from(args: argparse.Namespace) -> ControllerConfig:
         leader_election=lease,
         metrics_listen=args.metrics_listen,
         identity=identity,
+        notifications=load_notifications_config(args.notifications_config) if args.notifications_config else None,
     )
 
 

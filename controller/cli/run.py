@@ -16,6 +16,7 @@ from rich.console import Console
 
 from controller.api.status import Verdict
 from controller.errors import ModelRolloutError, SpecError
+from controller.notify.config import NotificationsConfigError, load_notifications_config
 from controller.local.inputs import check_reachable, check_url, read_rollout
 from controller.local.runner import LocalTarget, StopTraffic, run_local
 from controller.local.session import SessionOutcome
@@ -50,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="run rollout timers this many times faster (default 1)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds of rollout time")
     parser.add_argument("--report", type=Path, default=Path("modelrollout-report"), help="report directory")
+    parser.add_argument(
+        "--notifications-config", type=Path, metavar="FILE", help="notification targets, as the controller takes them"
+    )
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
@@ -59,13 +63,18 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     if args.speed <= 0:
         raise SpecError("--speed", f"{args.speed} must be > 0")
     requests = read_replay_file(args.traffic_from) if args.traffic_from else None
+    try:
+        notifications = load_notifications_config(args.notifications_config) if args.notifications_config else None
+    except NotificationsConfigError as exc:
+        raise SpecError("--notifications-config", str(exc)) from exc
     if requests is not None and not requests:
         raise SpecError("--traffic-from", f"{args.traffic_from} holds no requests")
     async with httpx.AsyncClient() as client:
         await check_reachable("--stable", stable, client)
         await check_reachable("--candidate", candidate, client)
     target = LocalTarget(rollout, stable, candidate, speed=args.speed, deadline_s=args.timeout,
-                         report_dir=args.report, log_dir=args.report / "logs", router_listen=args.listen)
+                         report_dir=args.report, log_dir=args.report / "logs", router_listen=args.listen,
+                         notifications=notifications)
 
     async def start_replay(router_url: str, admin_url: str) -> StopTraffic | None:
         if requests is None:

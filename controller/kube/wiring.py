@@ -43,12 +43,15 @@ from controller.kube.store import Store
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import Cadence
 from controller.kube.router_configmap import KubeTrafficControl
+from controller.notify.config import NotificationsConfig
+from controller.notify.delivery import Notifier, NotifierMetrics
+from controller.notify.sink import NotifyingEventSink
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric
 from controller.providers.webhook import WebhookProvider
 from controller.runtime.clock import WallClock
 from controller.runtime.driver import Ports
-from controller.runtime.ports import Clock
+from controller.runtime.ports import Clock, EventSink
 
 __all__ = ["ControllerConfig", "Adapters", "Wiring", "build_wiring", "default_identity", "MANAGED_SELECTOR"]
 
@@ -72,6 +75,8 @@ class ControllerConfig:
     identity: str = field(default_factory=default_identity)
     router_timeout_s: float = 2.0
     watch_timeout_s: int = 300
+    # Targets and what every rollout sends; None: only Events, no notifications.
+    notifications: NotificationsConfig | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -109,6 +114,7 @@ class Wiring:
     forgetters: Sequence[Callable[[str, str], None]]
     http: httpx.AsyncClient
     router_session: aiohttp.ClientSession
+    notifier: Notifier | None = None
 
     def forget(self, namespace: str, name: str) -> None:
         """A ModelRollout is gone: drop everything kept in memory for it."""
@@ -116,6 +122,8 @@ class Wiring:
             forget(namespace, name)
 
     async def close(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.http.aclose()
         await self.router_session.close()
 
@@ -149,9 +157,13 @@ def build_wiring(
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
     metrics_port = MetricRouter(router_source, PrometheusProvider(http), WebhookProvider(http))
-    events = KubeEventSink(client, clock.now, config.identity)
+    events: EventSink = KubeEventSink(client, clock.now, config.identity)
+    notifier = None
+    if config.notifications is not None:
+        notifier = Notifier(config.notifications, http, NotifierMetrics(metrics.registry))
+        events = NotifyingEventSink(events, notifier, clock.now)
     driver = Ports(cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions)
     ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores))
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
     forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
-    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session)
+    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier)

@@ -32,10 +32,14 @@ from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
 from controller.local.session import SessionResult, run_session
 from controller.local.view import LiveSnapshot, live_view, render
+from controller.notify.config import NotificationsConfig
+from controller.notify.delivery import Notifier
+from controller.notify.sink import NotifyingEventSink
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.webhook import WebhookProvider
 from controller.runtime.clock import ScaledClock
 from controller.runtime.driver import Ports, Reconciled
+from controller.runtime.ports import EventSink
 from controller.strategies.expand import expand
 from controller.strategies.steps import describe
 from router.stats import RouterStats, VariantStats, delta
@@ -62,6 +66,8 @@ class LocalTarget:
     report_dir: Path = Path("modelrollout-report")
     log_dir: Path = Path("modelrollout-report/logs")
     router_listen: tuple[str, int] | None = None
+    # Targets the rollout's spec.notifications and the global subscriptions name; None: no notifications.
+    notifications: NotificationsConfig | None = None
 
 
 class FileTrafficControl:
@@ -236,6 +242,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
         poller = RouterPoller(lambda _r: [RouterEndpoint("router", admin_box["url"])], session, clock.now)
         traffic = FileTrafficControl(config_path, poller, upstreams)
         traffic.write_initial(rollout, stable_revision)
+        notifier = Notifier(target.notifications, client) if target.notifications else None
         try:
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
@@ -243,8 +250,9 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
                 RouterStatsSource(poller, observe_router_metric), PrometheusProvider(client), WebhookProvider(client)
             )
             events = EventLog(clock)
+            sink: EventSink = NotifyingEventSink(events, notifier, clock.now) if notifier else events
             cluster = LocalCluster(upstreams, {}, client)
-            ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=events, clock=clock)
+            ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock)
             recorder = _Recorder(rollout.name, target.scenario, clock)
             traffic_task = await on_ready(router_url, admin_url) if on_ready else None
             with live_view(console) as live:
@@ -269,6 +277,8 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             readings = await poller.read(result.rollout)
             final_stats = readings[0].stats if readings and readings[0].stats else None
         finally:
+            if notifier is not None:
+                await notifier.close()
             group.stop_all()
     report = RolloutReport(
         rollout=rollout.name,
