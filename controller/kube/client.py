@@ -44,6 +44,8 @@ __all__ = [
     "POD",
     "LEASE",
     "EVENT",
+    "MUTATING_WEBHOOK_CONFIGURATION",
+    "SUBJECT_ACCESS_REVIEW",
     "KIND_BY_NAME",
     "WatchEvent",
     "KubeClient",
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Kind:
     plural: str = ""
     group: str = ""
     version: str = ""
+    # Cluster-scoped: the API class's methods take no namespace; callers pass "" for it.
+    cluster: bool = False
 
     @property
     def custom(self) -> bool:
@@ -85,6 +90,10 @@ ENDPOINT_SLICE = Kind("EndpointSlice", "DiscoveryV1Api", "endpoint_slice")
 POD = Kind("Pod", "CoreV1Api", "pod")
 LEASE = Kind("Lease", "CoordinationV1Api", "lease")
 EVENT = Kind("Event", "CoreV1Api", "event")
+MUTATING_WEBHOOK_CONFIGURATION = Kind(
+    "MutatingWebhookConfiguration", "AdmissionregistrationV1Api", "mutating_webhook_configuration", cluster=True
+)
+SUBJECT_ACCESS_REVIEW = Kind("SubjectAccessReview", "AuthorizationV1Api", "subject_access_review", cluster=True)
 
 KIND_BY_NAME = {
     k.name: k
@@ -163,6 +172,8 @@ class KubeClient:
             scope = "namespaced" if namespace is not None else "cluster"
             name = f"replace_{scope}_custom_object_status" if verb == "replace_status" else f"{verb}_{scope}_custom_object"
             return getattr(api, name), {"group": kind.group, "version": kind.version, "plural": kind.plural, **scoped}
+        if kind.cluster:
+            return getattr(api, f"{'read' if verb == 'get' else verb}_{kind.suffix}"), {}
         if namespace is None:
             return getattr(api, f"list_{kind.suffix}_for_all_namespaces"), {}
         return getattr(api, f"{'read' if verb == 'get' else verb}_namespaced_{kind.suffix}"), scoped
@@ -200,6 +211,10 @@ class KubeClient:
     async def patch(self, kind: Kind, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A JSON merge patch: the fields given replace the live ones, lists as a whole."""
         return await self._call(kind, "patch", namespace, name=name, body=body, _content_type=MERGE_PATCH)
+
+    async def json_patch(self, kind: Kind, namespace: str, name: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        """An RFC 6902 JSON patch; a leading `test` of the resourceVersion makes it apply to the version read only."""
+        return await self._call(kind, "patch", namespace, name=name, body=operations, _content_type=JSON_PATCH)
 
     async def replace(self, kind: Kind, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A full update; with `metadata.resourceVersion` set it fails with Conflict if the object moved on."""
