@@ -44,7 +44,7 @@ class Target(_Config):
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
-    def _one_url(self) -> "Target":
+    def _one_url(self) -> Target:
         if (self.url is None) == (self.url_file is None):
             raise ValueError(f"target {self.name}: set exactly one of url or urlFile (a file mounted from a Secret)")
         return self
@@ -65,7 +65,7 @@ class NotificationsConfig(_Config):
     queue_size: int = Field(default=1000, ge=1, description="Notifications waiting per target; more are dropped and counted.")
 
     @model_validator(mode="after")
-    def _known_targets(self) -> "NotificationsConfig":
+    def _known_targets(self) -> NotificationsConfig:
         names = [target.name for target in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from tests.integration.notify.receivers import Receivers, receivers
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "examples" / "canary.yaml"
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROLLED_BACK = EmitEvent(
     type="Warning",
     reason="RolledBack",
