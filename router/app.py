@@ -82,7 +82,7 @@ class _Server(uvicorn.Server):
 async def serve(options: RouterOptions) -> int:
     """Run until SIGTERM or SIGINT; the exit code (2 when the config file or the data port is unusable at start)."""
     measurements = Measurements(DEFAULT_PREDICTION_BINS, max_labels=100)
-    predictions = PredictionLog(capacity=100_000)
+    predictions = PredictionLog(capacity=100_000, now_s=asyncio.get_running_loop().time())
     keeper = ConfigKeeper(measurements, predictions)
     source = _source(options, keeper)
     if not source.prepare():
@@ -105,6 +105,7 @@ async def serve(options: RouterOptions) -> int:
     gc.freeze()
     loop = asyncio.get_running_loop()
     watcher = loop.create_task(source.watch())
+    ticking = loop.create_task(_tick(predictions))
     serving_admin = loop.create_task(admin.serve())
     try:
         await asyncio.wait([serving_admin, loop.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
@@ -114,8 +115,17 @@ async def serve(options: RouterOptions) -> int:
         await serving_admin
     finally:
         watcher.cancel()
+        ticking.cancel()
         keeper.close()
     return 0
+
+
+async def _tick(predictions: PredictionLog) -> None:
+    """The prediction log's clock: it retires a generation once the retention window has passed."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(1.0)
+        predictions.tick(loop.time())
 
 
 def _source(options: RouterOptions, keeper: ConfigKeeper) -> ConfigSource:

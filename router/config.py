@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
-    AliasChoices,
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +33,7 @@ from router.jsonpath import compile_path
 __all__ = [
     "DEFAULT_PREDICTION_BINS",
     "HeaderRoute",
+    "LabelMatch",
     "Predictions",
     "RouterConfig",
     "Sticky",
@@ -121,12 +122,39 @@ class Sticky(RouterModel):
         return self
 
 
+class LabelMatch(RouterModel):
+    """How a delayed label judges a prediction (router.labels): within a tolerance, exactly, by threshold or argmax."""
+
+    match: Literal["tolerance", "exact", "threshold", "argmax"] = "tolerance"
+    # tolerance: a prediction this close to its label is right (a regression's acceptable error); unset,
+    # predictions.tolerance, the closeness two variants' predictions agree within.
+    tolerance: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    # threshold: a score at or above it is class 1, below it class 0.
+    threshold: float = Field(default=0.5, allow_inf_nan=False)
+    # argmax: the names of a score vector's positions, so labels may name the class.
+    classes: tuple[str, ...] | None = Field(default=None, min_length=2, max_length=10_000)
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and len(set(value)) != len(value):
+            repeated = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"names {repeated} more than once; expected each class once")
+        return value
+
+
 class Predictions(RouterModel):
-    """Where predictions are in a response, and how close two numbers must be to agree."""
+    """Where predictions are in a response, how close two numbers must be to agree, how labels judge them."""
 
     protocol: Literal["auto", "kserve-v1", "oip-v2", "jsonpath"] = "auto"
     json_path: str | None = None
     tolerance: float = Field(default=1e-6, ge=0.0, allow_inf_nan=False)
+    labels: LabelMatch = LabelMatch()
+
+    @property
+    def judging(self) -> LabelMatch:
+        """`labels` with its tolerance filled in."""
+        return self.labels if self.labels.tolerance is not None else self.labels.model_copy(update={"tolerance": self.tolerance})
 
     @field_validator("json_path")
     @classmethod
@@ -166,7 +194,12 @@ class RouterConfig(RouterModel):
     )
     mirror_max_in_flight: int = Field(default=100, ge=0, le=100_000)
     retry_candidate_on_stable: bool = False
+    # The prediction log labels join (router.feedback): at least this long, unless feedbackCapacity / 2 requests come first.
     feedback_capacity: int = Field(default=100_000, ge=0, le=10_000_000)
+    feedback_retention_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    # Other replicas' admin URLs, asked for labels this one holds no prediction for; a name that resolves
+    # to several addresses (a headless Service) names every replica behind it.
+    feedback_peers: list[UpstreamUrl] = Field(default_factory=list, max_length=64)
     # Bounds under hostile load: past each, new work gets a fast 503 (mirrored copies go first).
     max_client_connections: int = Field(default=10_000, ge=1, le=1_000_000)
     # At 80% of the router's saturation (about 18k req/s on one core) a healthy stable alone holds close

@@ -140,6 +140,8 @@ class Measurements:
         self.abs_diff = [0] * (len(ABS_DIFF_BUCKETS) + 1)
         self.config_errors = 0
         self.feedback_unmatched = 0
+        self.feedback_late = 0
+        self.feedback_peer_errors = 0
         self.client_disconnects = 0
         self.upstream_retries = 0
         self.shed = dict.fromkeys(ShedCounts.model_fields, 0)  # kept by router.load.Load, by reason
@@ -164,6 +166,8 @@ class Measurements:
             unreadable_sample=unreadable_sample,
             config_errors=self.config_errors,
             feedback_unmatched=self.feedback_unmatched,
+            feedback_late=self.feedback_late,
+            feedback_peer_errors=self.feedback_peer_errors,
             client_disconnects=self.client_disconnects,
             upstream_retries=self.upstream_retries,
             shed=ShedCounts(**self.shed),

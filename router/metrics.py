@@ -125,7 +125,9 @@ def _shadow_families(stats: RouterStats) -> Iterator[Metric]:
 
 def _router_families(stats: RouterStats) -> Iterator[Metric]:
     yield CounterMetricFamily(PREFIX + "config_errors", "Configs rejected as invalid.", value=stats.config_errors)
-    yield CounterMetricFamily(PREFIX + "feedback_unmatched", "Labels for unknown or forgotten request ids.", value=stats.feedback_unmatched)
+    yield CounterMetricFamily(PREFIX + "feedback_unmatched", "Labels for request ids no replica holds.", value=stats.feedback_unmatched)
+    yield CounterMetricFamily(PREFIX + "feedback_late", "Labels that came after their prediction was forgotten.", value=stats.feedback_late)
+    yield CounterMetricFamily(PREFIX + "feedback_peer_errors", "Label batches a peer did not answer.", value=stats.feedback_peer_errors)
     yield CounterMetricFamily(PREFIX + "client_disconnects", "Clients gone before their request was read.", value=stats.client_disconnects)
     yield CounterMetricFamily(
         PREFIX + "upstream_retries",

@@ -127,7 +127,11 @@ class RouterStats(StatsModel):
     # values (`router.compare.shape_of`). Merged: any replica's.
     unreadable_sample: str | None = None
     config_errors: int = Field(default=0, ge=0)
+    # Labels for no prediction held anywhere; labels whose prediction was forgotten (past the retention
+    # window or capacity); forwarded batches a peer did not answer (router.peers).
     feedback_unmatched: int = Field(default=0, ge=0)
+    feedback_late: int = Field(default=0, ge=0)
+    feedback_peer_errors: int = Field(default=0, ge=0)
     client_disconnects: int = Field(default=0, ge=0)
     # Requests moved to a fresh connection: the pooled one was closed before any byte of them left.
     upstream_retries: int = Field(default=0, ge=0)

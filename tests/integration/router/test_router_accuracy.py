@@ -37,11 +37,11 @@ def test_feedback_gives_the_exact_accuracy_per_variant(module_router: RouterProc
         expected[answer.variant][1] += abs(predicted(answer.variant, x) - label) <= 1e-6
     before = accuracy_counts(module_router.stats())
     singles = [module_router.feedback({"requestId": i, "label": [y]}) for i, y in zip(ids[:40], labels[:40])]
-    assert all(r.status_code == 200 and r.json() == {"matched": 1, "unmatched": 0} for r in singles)
+    assert all(r.status_code == 200 and r.json() == {"matched": 1, "late": 0, "unmatched": 0} for r in singles)
     batch = module_router.feedback(
         [{"requestId": i, "label": y} for i, y in zip(ids[40:], labels[40:])] + [{"requestId": "nope", "label": 1}]
     )
-    assert batch.status_code == 200 and batch.json() == {"matched": 200, "unmatched": 1}
+    assert batch.status_code == 200 and batch.json() == {"matched": 200, "late": 0, "unmatched": 1}
     after = accuracy_counts(module_router.stats())
     for variant in ("stable", "candidate"):
         labelled = after[variant][0] - before[variant][0]
@@ -73,7 +73,7 @@ def test_mirrored_requests_judge_the_shadow_too(module_router: RouterProcess, ba
         lambda: module_router.stats()["shadowComparison"]["compared"] - before["shadowComparison"]["compared"] == 40, what="40 comparisons"
     )
     reply = module_router.feedback([{"requestId": i, "label": x} for i, x in zip(ids, xs)])
-    assert reply.json() == {"matched": 40, "unmatched": 0}
+    assert reply.json() == {"matched": 40, "late": 0, "unmatched": 0}
     after = accuracy_counts(module_router.stats())
     old = accuracy_counts(before)
     assert (after["stable"][0] - old["stable"][0], after["stable"][1] - old["stable"][1]) == (40, 40)
