@@ -104,8 +104,14 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "modelrollout"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _whole_seconds(moment: datetime) -> datetime:
+    """X.509 times carry whole seconds: what the certificate says, not a moment later."""
+    return moment.replace(microsecond=0)
+
+
 def new_authority(now: datetime, valid_for: timedelta) -> Authority:
     key = ec.generate_private_key(ec.SECP256R1())
+    expires_at = _whole_seconds(now + valid_for)
     name = _name(f"modelrollout-webhook-ca-{now.strftime('%Y%m%dT%H%M%S.%f')}")
     cert = (
         x509.CertificateBuilder()
@@ -114,13 +120,13 @@ def new_authority(now: datetime, valid_for: timedelta) -> Authority:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + valid_for)
+        .not_valid_after(expires_at)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return Authority(cert=cert, key=key, issued_at=now, expires_at=now + valid_for)
+    return Authority(cert=cert, key=key, issued_at=now, expires_at=expires_at)
 
 
 def _alt_name(host: str) -> x509.GeneralName:
@@ -135,7 +141,7 @@ def issue_serving(authority: Authority, hosts: Sequence[str], now: datetime, val
     if not hosts:
         raise ValueError("a serving certificate needs at least one DNS name or IP address")
     key = ec.generate_private_key(ec.SECP256R1())
-    expires_at = min(now + valid_for, authority.expires_at)
+    expires_at = min(_whole_seconds(now + valid_for), authority.expires_at)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(hosts[0]))

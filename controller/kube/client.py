@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -212,9 +212,9 @@ class KubeClient:
         """A JSON merge patch: the fields given replace the live ones, lists as a whole."""
         return await self._call(kind, "patch", namespace, name=name, body=body, _content_type=MERGE_PATCH)
 
-    async def json_patch(self, kind: Kind, namespace: str, name: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+    async def json_patch(self, kind: Kind, namespace: str, name: str, operations: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """An RFC 6902 JSON patch; a leading `test` of the resourceVersion makes it apply to the version read only."""
-        return await self._call(kind, "patch", namespace, name=name, body=operations, _content_type=JSON_PATCH)
+        return await self._call(kind, "patch", namespace, name=name, body=[*operations], _content_type=JSON_PATCH)
 
     async def replace(self, kind: Kind, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A full update; with `metadata.resourceVersion` set it fails with Conflict if the object moved on."""
