@@ -15,6 +15,7 @@ from controller.kube.client import KubeClient, load_configuration
 from controller.kube.errors import KubeError
 from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
+from controller.kube.webhook_server import DEFAULT_CONFIGURATION, WebhookConfig, WebhookServer
 from controller.kube.wiring import ControllerConfig, default_identity
 from controller.notify.config import load_notifications_config
 
@@ -38,6 +39,35 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
+    webhook = parser.add_argument_group("sidecar injector (a mutating admission webhook, served over HTTPS)")
+    webhook.add_argument("--webhook-listen", type=parse_listen, metavar="HOST:PORT", help="serve the webhook here (default: not at all)")
+    webhook.add_argument(
+        "--webhook-host", action="append", default=[], metavar="NAME",
+        help="a DNS name or IP address the API server calls the webhook by, for its certificate (repeatable)",
+    )  # fmt: skip
+    webhook.add_argument(
+        "--webhook-configuration", default=DEFAULT_CONFIGURATION, metavar="NAME",
+        help=f"the MutatingWebhookConfiguration whose caBundle this controller keeps in step (default {DEFAULT_CONFIGURATION})",
+    )  # fmt: skip
+    webhook.add_argument(
+        "--webhook-cert-dir", type=Path, metavar="DIR",
+        help="serve tls.crt and tls.key from here (cert-manager's Secret) instead of a certificate of its own",
+    )  # fmt: skip
+
+
+def webhook_from(args: argparse.Namespace, identity: str) -> WebhookConfig | None:
+    if args.webhook_listen is None:
+        return None
+    return WebhookConfig(
+        listen=args.webhook_listen,
+        hosts=tuple(dict.fromkeys(args.webhook_host)),
+        configuration=args.webhook_configuration,
+        cert_dir=args.webhook_cert_dir,
+        identity=identity,
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", action="append", default=[], metavar="NS", help="watch only this namespace (repeatable; default: all)")
     parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)")
@@ -49,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS", help="how long a Lease lasts unrenewed (default 15)")
     parser.add_argument("--identity", default=None, metavar="ID", help="this replica's name in the Lease (default: host name and pid)")
     parser.add_argument("--workers", type=_positive, default=4, metavar="N", help="rollouts reconciled at once (default 4)")
+    add_webhook_arguments(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--notifications-config",
@@ -85,23 +116,28 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_from(args)
+        webhook = webhook_from(args, config.identity)
         client = KubeClient(load_configuration(args.kubeconfig, args.context))
     except (ValueError, KubeError) as exc:
         print(f"modelrollout controller: {exc}")
         return USAGE_ERROR
     try:
-        asyncio.run(_serve(client, config))
+        asyncio.run(_serve(client, config, webhook))
     finally:
         client.close()
     return 0
 
 
-async def _serve(client: KubeClient, config: ControllerConfig) -> None:
+async def _serve(client: KubeClient, config: ControllerConfig, webhook: WebhookConfig | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     controller = Controller(client, config)
     log.info("controller %s starting (namespaces: %s)", config.identity, ", ".join(config.namespaces) or "all")
-    await controller.run(stop)
+    if webhook is None:
+        await controller.run(stop)
+    else:
+        # Every replica serves the webhook, leader or not: the API server calls whichever its Service picks.
+        await asyncio.gather(controller.run(stop), WebhookServer(client, webhook).run(stop))
     log.info("controller %s stopped", config.identity)
