@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from controller.cli.kubectl.common import add_target_arguments
-from controller.cli.kubectl.request import verb
+from controller.cli.kubectl.request import add_action_arguments, request_action, run_action
 from controller.engine.inputs import ManualAction
 
 __all__ = ["add_arguments", "run"]
 
-_STEP = verb(ManualAction.PROMOTE, "complete the current step (a pause, an analysis) and go on")
-_FULL = verb(ManualAction.PROMOTE_FULL, "skip every remaining step and promote the candidate now")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_target_arguments(parser)
+    add_action_arguments(parser)
     parser.add_argument("--full", action="store_true", help="skip every remaining step and promote now")
 
 
 def run(args: argparse.Namespace) -> int:
-    return (_FULL if args.full else _STEP)[1](args)
+    action = ManualAction.PROMOTE_FULL if args.full else ManualAction.PROMOTE
+    return run_action(args, lambda client: request_action(client, args, action))

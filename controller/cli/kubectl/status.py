@@ -1,4 +1,8 @@
-"""`kubectl modelrollout status NAME [--watch]`: phase, reason, split, conditions and the latest evidence."""
+"""`kubectl modelrollout status NAME [--watch | --timeout D]`: phase, reason, split, conditions and the latest evidence.
+
+With `--timeout` it waits, as `wait --for=healthy` does, until the rollout settles: 0 when it is
+Healthy with nothing rolling out, 1 when it ends otherwise, 2 when D passes first.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import argparse
 import contextlib
 
 from controller.cli.kubectl.common import (
+    OK,
     add_target_arguments,
+    duration,
     namespace_of,
     with_client,
 )
+from controller.cli.kubectl.outcome import Goal
 from controller.cli.kubectl.view import status_lines
+from controller.cli.kubectl.waiting import wait_for_goal
 from controller.kube.client import MODELROLLOUT, KubeClient
 
 __all__ = ["add_arguments", "run"]
@@ -18,7 +26,11 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
-    parser.add_argument("-w", "--watch", action="store_true", help="print again on every change until interrupted")
+    follow = parser.add_mutually_exclusive_group()
+    follow.add_argument("-w", "--watch", action="store_true", help="print again on every change until interrupted")
+    follow.add_argument(
+        "--timeout", type=duration, metavar="D", help="wait until the rollout settles: exit 0 healthy, 1 otherwise, 2 after D"
+    )
     parser.add_argument("--evidence", type=int, default=5, metavar="N", help="analysis results to show (default 5)")
 
 
@@ -27,10 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     async def work(client: KubeClient) -> int:
         obj = await client.get(MODELROLLOUT, namespace, args.name)
-        print("\n".join(status_lines(obj, args.evidence)))
+        print("\n".join(status_lines(obj, args.evidence)), flush=True)
+        if args.timeout is not None:
+            return await wait_for_goal(client, namespace, args.name, Goal.HEALTHY, args.timeout)
         if args.watch:
             await _follow(client, namespace, args.name, str(obj["metadata"]["resourceVersion"]), args.evidence)
-        return 0
+        return OK
 
     return with_client(args, work)
 

@@ -67,7 +67,7 @@ def test_status_shows_the_message_and_the_evidence(cluster: FakeKube, capsys: py
 ])  # fmt: skip
 def test_each_action_writes_one_request_and_leaves_the_spec_alone(cluster: FakeKube, argv: list[str], action: ManualAction) -> None:
     before = cluster.store.get("modelrollouts", "default", "demo")
-    assert _run(cluster, *argv) == 0
+    assert _run(cluster, *argv, "--no-wait") == 0
     after = cluster.store.get("modelrollouts", "default", "demo")
     request = read_request(after["metadata"])
     assert request is not None and request.action is action
@@ -77,4 +77,4 @@ def test_each_action_writes_one_request_and_leaves_the_spec_alone(cluster: FakeK
 
 def test_an_unknown_rollout_is_named(cluster: FakeKube, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(cluster, "abort", "nope", "-n", "default") == 1
-    assert "modelrollout default/nope not found" in capsys.readouterr().out
+    assert "modelrollout default/nope not found" in capsys.readouterr().err
