@@ -1,0 +1,75 @@
+"""Running the dashboard: the watched cache, the app, and uvicorn on the chosen address until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from controller.dashboard.app import DashboardSettings, build_app
+from controller.dashboard.feed import RolloutFeed
+from controller.kube.client import MODELROLLOUT, KubeClient
+from controller.kube.errors import KubeError
+from controller.kube.routers import RouterAddress, same_address
+
+__all__ = ["visible_namespaces", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the caller owns SIGTERM and SIGINT and sets `stop`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def visible_namespaces(client: KubeClient, asked: tuple[str, ...], fallback: str) -> tuple[str, ...]:
+    """The namespaces to show: those asked for; else all when the caller may list across them, else its own."""
+    if asked:
+        return asked
+    try:
+        await client.list(MODELROLLOUT, None)
+        return ()
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
+        log.info("cannot list ModelRollouts in every namespace (%s); showing namespace %s", exc.reason, fallback)
+        return (fallback,)
+
+
+async def serve(
+    client: KubeClient,
+    namespaces: tuple[str, ...],
+    address: str,
+    port: int,
+    settings: DashboardSettings,
+    *,
+    stop: asyncio.Event,
+    reach: RouterAddress = same_address,
+    on_listening: Callable[[str], None] = print,
+) -> None:
+    """Serve until `stop` is set; `on_listening` gets the URL once the port is bound."""
+    feed = RolloutFeed(client, namespaces, reach)
+    await feed.start()
+    config = uvicorn.Config(build_app(feed, settings), host=address, port=port, log_level="warning", lifespan="off", access_log=False)
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(), name="dashboard-http")
+    try:
+        while not server.started:
+            if task.done():
+                await task  # raises what stopped it (a port in use, say)
+                raise OSError(f"the dashboard could not listen on {address}:{port}")
+            await asyncio.sleep(0.05)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        host = f"[{address}]" if ":" in address else address
+        on_listening(f"http://{host}:{bound}/")
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await task
+        await feed.stop()
