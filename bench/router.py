@@ -10,6 +10,8 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
     nginx 90/10        wrk -> nginx split proxy -> backends
     router 90/10       wrk -> router (every measurement on) -> backends
     router +mirror     the same with 10% (and 100%) of requests mirrored to the candidate
+    router no log      the same as router 90/10 with `feedbackCapacity: 0`: no prediction log for labels
+                       to join, so the pair prices the log (target: it costs < 5% of throughput)
     paced direct / nginx / router (+mirror): ~1,000 req/s over 10 connections, each pausing an
                        exponentially drawn gap between requests, so arrivals are spread as
                        independent clients' are: the latency each proxy adds (the target)
@@ -59,16 +61,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # How wrk sends: as fast as it can, at ~1,000 req/s with spread arrivals, or at that rate in bursts.
 Pace = Literal["saturated", "paced", "burst"]
+UNSATURATED: tuple[Pace, ...] = ("paced", "burst")
 
 
-def _router_config(workdir: Path, ports: Ports, mirror_percent: int) -> Path:
-    config = {
+def _router_config(workdir: Path, ports: Ports, mirror_percent: int, feedback_capacity: int | None = None) -> Path:
+    config: dict[str, object] = {
         "generation": 1,
         "upstreams": {"stable": f"http://127.0.0.1:{ports.stable}", "candidate": f"http://127.0.0.1:{ports.candidate}"},
         "weights": {"stable": 90, "candidate": 10},
         "mirrorPercent": mirror_percent,
     }
-    path = workdir / f"router-mirror{mirror_percent}.json"
+    if feedback_capacity is not None:
+        config["feedbackCapacity"] = feedback_capacity
+    path = workdir / f"router-mirror{mirror_percent}-log{feedback_capacity}.json"
     path.write_text(json.dumps(config))
     return path
 
@@ -120,8 +125,8 @@ class Bench:
         print(f"  {name:<24} {_row(result)}")
         return result
 
-    def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated") -> None:
-        config = _router_config(self.workdir, ports, mirror_percent)
+    def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated", feedback_capacity: int | None = None) -> None:
+        config = _router_config(self.workdir, ports, mirror_percent, feedback_capacity)
         process, url, admin = _start_router(config, self.args.proxy_core)
         with running(process, f"{admin}/readyz"):
             self.load(name, url, pace)
@@ -197,6 +202,11 @@ def _implied_mirror_cost(r: dict[str, Result]) -> float:
     return 1 - 1 / (1 + 0.10 * STABLE_SHARE * _shadow_share(r))
 
 
+def _log_cost(r: dict[str, Result]) -> float:
+    """What the prediction log labels join costs: the router with it against the same router without."""
+    return 1 - r["router 90/10"].requests_per_s / r["router 90/10 no log"].requests_per_s
+
+
 def _router_added(r: dict[str, Result]) -> float:
     return r["paced router +mirror"].p50_ms - r["paced direct"].p50_ms
 
@@ -213,7 +223,7 @@ def _nginx_added_burst(r: dict[str, Result]) -> float:
     return r["burst nginx 90/10"].p50_ms - r["burst direct"].p50_ms
 
 
-def _noise_note(costs: list[float]) -> str:
+def _noise_note(costs: list[float], target: float = 0.10) -> str:
     """How far the direct 0% vs 10% figure can be trusted: its spread over rounds.
 
     The effect is a few percent, and on a shared machine the same scenario moves by more than
@@ -227,7 +237,7 @@ def _noise_note(costs: list[float]) -> str:
     spread = f"rounds {min(costs):.1%} to {max(costs):.1%}, sd {sd:.1%}"
     if abs(middle) <= 2 * sd:
         return f"({spread}: within the noise, not judged)"
-    return f"({spread}: {'MISSED, above 10% beyond the noise' if middle >= 0.10 else 'under 10% beyond the noise'})"
+    return f"({spread}: {f'MISSED, above {target:.0%} beyond the noise' if middle >= target else f'under {target:.0%} beyond the noise'})"
 
 
 def _report(rounds: dict[str, list[Result]]) -> None:
@@ -258,6 +268,7 @@ def _report(rounds: dict[str, list[Result]]) -> None:
         f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms"
         f"   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)"
     )
+    _report_log(rounds)
     if count > 1:
         priced = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _implied_mirror_cost))
         direct = ", ".join(f"{c:.1%}" for c in direct_costs)
@@ -269,6 +280,15 @@ def _report(rounds: dict[str, list[Result]]) -> None:
         )
 
 
+def _report_log(rounds: dict[str, list[Result]]) -> None:
+    costs = _per_round(rounds, _log_cost)
+    cost = statistics.median(costs)
+    print(
+        f"  prediction log cost (default vs capacity 0) {cost:6.1%}   target < 5%     {'met' if cost < 0.05 else 'MISSED'}"
+        f"   {_noise_note(costs, 0.05)}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark the router against nginx and a direct call.")
     parser.add_argument("--duration", type=int, default=6, help="seconds per scenario run (default 6)")
@@ -278,6 +298,7 @@ def main() -> int:
     parser.add_argument("--paced-rate", type=int, default=1000, help="target req/s of the latency scenarios")
     parser.add_argument("--paced-connections", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="run every scenario this many times, interleaved; report medians (default 3)")
+    parser.add_argument("--only-log", action="store_true", help="only the prediction log's price: router 90/10 with and without it")
     args = parser.parse_args()
     binary = nginx_binary()
     missing = [name for name, found in (("nginx", binary), ("wrk", shutil.which("wrk")), ("taskset", shutil.which("taskset"))) if not found]
@@ -297,9 +318,16 @@ def main() -> int:
             print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
             for round_number in range(1, args.rounds + 1):
                 print(f"round {round_number} of {args.rounds}")
-                _one_round(bench, binary, workdir, ports)
+                if args.only_log:
+                    _log_round(bench, ports)
+                else:
+                    _one_round(bench, binary, workdir, ports)
                 bench.end_round()
-        _report(bench.rounds)
+        if args.only_log:
+            print("\nratios (each the median over rounds of the figure within a round)")
+            _report_log(bench.rounds)
+        else:
+            _report(bench.rounds)
     return 0
 
 
@@ -309,16 +337,25 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports) -> None:
     split = start_nginx(binary, workdir / "split", split_proxy_config(workdir / "split", ports), bench.args.proxy_core)
     with running(split, f"http://127.0.0.1:{ports.split_proxy}/"):
         bench.load("nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict")
-        for pace in ("paced", "burst"):
+        for pace in UNSATURATED:
             bench.load(f"{pace} nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", pace)
     # Mirrored in time (A B C B A): throughput drifts within a round on a shared machine (whichever
     # runs first tends to be fastest), and each scenario's mean then sits at the same midpoint.
-    routers = [("router 90/10", 0), ("router 90/10 +mirror 10%", 10), ("router 90/10 +mirror 100%", 100)]
-    for name, mirror_percent in [*routers, *reversed(routers[:-1])]:
-        bench.router(name, ports, mirror_percent)
-    for pace in ("paced", "burst"):
+    routers = [
+        ("router 90/10 no log", 0, 0), ("router 90/10", 0, None),
+        ("router 90/10 +mirror 10%", 10, None), ("router 90/10 +mirror 100%", 100, None),
+    ]  # fmt: skip
+    for name, mirror_percent, capacity in [*routers, *reversed(routers[:-1])]:
+        bench.router(name, ports, mirror_percent, feedback_capacity=capacity)
+    for pace in UNSATURATED:
         bench.load(f"{pace} direct", direct, pace)
         bench.router(f"{pace} router +mirror", ports, 10, pace)
+
+
+def _log_round(bench: Bench, ports: Ports) -> None:
+    """The prediction log's A/B alone, mirrored in time (A B B A)."""
+    for name, capacity in (("router 90/10 no log", 0), ("router 90/10", None), ("router 90/10", None), ("router 90/10 no log", 0)):
+        bench.router(name, ports, 0, feedback_capacity=capacity)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ __all__ = [
     "ServicePort",
     "ServiceSpec",
     "StickyKey",
+    "LabelSpec",
     "PredictionSpec",
     "RouterMode",
     "RouterSpec",
@@ -73,6 +74,23 @@ class StickyKey(ApiModel):
         return self
 
 
+class LabelSpec(ApiModel):
+    """How a delayed label judges a prediction: within a tolerance, exactly, by a threshold on a score, or by argmax."""
+
+    match: Literal["tolerance", "exact", "threshold", "argmax"] = Field(
+        default="tolerance",
+        description=(
+            "tolerance: a number within `tolerance` of its label (regression); exact: equal values (class names);"
+            " threshold: a score >= `threshold` is class 1, else 0; argmax: the largest position of each score vector."
+        ),
+    )
+    tolerance: float | None = Field(default=None, ge=0, description="tolerance: the error allowed; unset, predictions.tolerance.")
+    threshold: float = Field(default=0.5, description="threshold: a score at or above it is class 1, below it class 0.")
+    classes: list[str] | None = Field(
+        default=None, min_length=2, max_length=1000, description="argmax: the class each position names, so labels may give names."
+    )
+
+
 class PredictionSpec(ApiModel):
     """How the router finds a prediction in a response, and when two predictions agree."""
 
@@ -81,6 +99,7 @@ class PredictionSpec(ApiModel):
     )
     json_path: str | None = Field(default=None, description="JSON path to the predictions; only with protocol jsonpath.")
     tolerance: float = Field(default=1e-6, ge=0, description="Two numeric predictions closer than this agree.")
+    labels: LabelSpec = Field(default_factory=LabelSpec)
 
     @model_validator(mode="after")
     def _path_with_jsonpath(self) -> "PredictionSpec":
@@ -111,6 +130,10 @@ class RouterSpec(ApiModel):
         default=True, description="Honour header routes such as x-model-variant: candidate; false ignores them."
     )
     predictions: PredictionSpec = Field(default_factory=PredictionSpec)
+    feedback_retention: Duration = Field(
+        default=3600.0,
+        description="How long a router keeps a prediction for its delayed label; a label after it is counted late.",
+    )
     timeout: Duration = Field(default=30.0, description="Upstream timeout; a slower model server answers 504.")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Larger request bodies are refused with 413.")
     mirror_max_in_flight: int = Field(

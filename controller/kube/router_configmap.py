@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.api.resource import ModelRollout
+from controller.api.spec import RouterMode
 from controller.engine.actions import SetTraffic
 from controller.errors import DependencyError
 from controller.kube.client import CONFIGMAP, KubeClient
 from controller.kube.errors import AlreadyExists, Conflict, NotFound
-from controller.kube.objects import router_configmap, router_name
+from controller.kube.objects import ROUTER_ADMIN_PORT, router_configmap, router_name
 from controller.kube.routerconfig import config_of, generation_of
 from controller.kube.store import Store
 from controller.routing.config import UpstreamResolver, build_config, same_routing
@@ -51,7 +52,7 @@ class KubeTrafficControl:
         for _attempt in range(_WRITE_ATTEMPTS):
             live = self._configmaps.get(rollout.namespace, router_name(rollout))
             current = config_of(live)
-            desired = build_config(rollout, action, generation_of(live) + 1, self._upstream)
+            desired = build_config(rollout, action, generation_of(live) + 1, self._upstream, _peers(rollout))
             if current is not None and same_routing(current, desired):
                 return
             body = router_configmap(rollout, desired.model_dump_json(by_alias=True))
@@ -98,3 +99,11 @@ class KubeTrafficControl:
 
     def forget(self, namespace: str, name: str) -> None:
         self._confirmed.pop((namespace, name), None)
+
+
+def _peers(rollout: ModelRollout) -> list[str]:
+    """The router replicas, for labels to join where their request was served: the headless admin
+    Service's name resolves to every ready router pod. Sidecars have no such Service."""
+    if rollout.spec.router.mode != RouterMode.DEPLOYMENT:
+        return []
+    return [f"http://{router_name(rollout)}.{rollout.namespace}.svc:{ROUTER_ADMIN_PORT}"]

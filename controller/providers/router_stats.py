@@ -106,9 +106,9 @@ def _pair(metric: RouterMetric, stats: RouterStats, window_s: float) -> tuple[Va
         case RouterMetric.PREDICTION_DRIFT:
             return _predictions(_candidate_predictions(stats)), _predictions(stats.stable)
         case RouterMetric.ACCURACY:
-            return _proportion(stats.candidate.correct, stats.candidate.labelled), _proportion(
-                stats.stable.correct, stats.stable.labelled
-            )
+            # While the candidate is a shadow its mirrored answers are judged against the same labels as stable's.
+            judged = stats.candidate if stats.candidate.labelled else stats.shadow
+            return _proportion(judged.correct, judged.labelled), _proportion(stats.stable.correct, stats.stable.labelled)
     raise ValueError(f"router metric {metric} has no mapping")  # unreachable: the match is exhaustive
 
 

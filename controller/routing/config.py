@@ -6,12 +6,13 @@ routers at model servers on loopback while a cluster uses `<name>-<revision>.<ns
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from controller.api.resource import ModelRollout
 from controller.engine.actions import SetTraffic
 from router.config import (
     HeaderRoute,
+    LabelMatch,
     Predictions,
     RouterConfig,
     Sticky,
@@ -33,7 +34,20 @@ def _sticky(rollout: ModelRollout) -> Sticky | None:
     return Sticky(header=sticky.header, cookie=sticky.cookie, salt=f"{rollout.namespace}/{rollout.name}")
 
 
-def build_config(rollout: ModelRollout, action: SetTraffic, generation: int, upstream: UpstreamResolver) -> RouterConfig:
+def _predictions(rollout: ModelRollout) -> Predictions:
+    spec = rollout.spec.router.predictions
+    labels = spec.labels
+    classes = tuple(labels.classes) if labels.classes is not None else None
+    return Predictions(
+        protocol=spec.protocol, json_path=spec.json_path, tolerance=spec.tolerance,
+        labels=LabelMatch(match=labels.match, tolerance=labels.tolerance, threshold=labels.threshold, classes=classes),
+    )  # fmt: skip
+
+
+def build_config(
+    rollout: ModelRollout, action: SetTraffic, generation: int, upstream: UpstreamResolver, peers: Sequence[str] = ()
+) -> RouterConfig:
+    """`peers`: the routers' admin URLs, for labels to reach the replica that served their request."""
     router = rollout.spec.router
     candidate = action.candidate_revision
     split = action.split
@@ -50,9 +64,9 @@ def build_config(rollout: ModelRollout, action: SetTraffic, generation: int, ups
         header_routes=routes,
         header_routing_enabled=router.header_routing,
         sticky=_sticky(rollout),
-        predictions=Predictions(
-            protocol=router.predictions.protocol, json_path=router.predictions.json_path, tolerance=router.predictions.tolerance
-        ),
+        predictions=_predictions(rollout),
+        feedback_retention_seconds=router.feedback_retention,
+        feedback_peers=list(peers),
         max_body_bytes=router.max_body_bytes,
         timeout_seconds=router.timeout,
         mirror_max_in_flight=router.mirror_max_in_flight,
