@@ -40,6 +40,7 @@ from router.admin import AdminApp
 from router.config import DEFAULT_PREDICTION_BINS
 from router.feedback import PredictionLog
 from router.load import Load
+from router.logs import AccessLog
 from router.measure import Measurements
 from router.mirror import Mirror
 from router.proxy import DataProxy
@@ -69,6 +70,8 @@ class RouterOptions:
     config_file: Path | None = None
     configmap: tuple[str, str] | None = None
     kubeconfig: str | None = None
+    # Share of answered requests written to the access log; 0 (the default) writes none.
+    access_log_sample: float = 0.0
 
 
 class _Server(uvicorn.Server):
@@ -90,7 +93,9 @@ async def serve(options: RouterOptions) -> int:
     load = Load(keeper, measurements)
     mirror = Mirror(measurements, predictions, load)
     identity = (uuid.uuid4().hex, datetime.now(UTC))
-    data = DataServer(DataProxy(keeper, measurements, predictions, mirror, load), options.listen.host, options.listen.port, budget=load)
+    access_log = AccessLog(options.access_log_sample) if options.access_log_sample > 0 else None
+    proxy = DataProxy(keeper, measurements, predictions, mirror, load, access_log)
+    data = DataServer(proxy, options.listen.host, options.listen.port, budget=load)
     admin = _server(AdminApp(keeper, measurements, predictions, identity, load), options.admin_listen)
     try:
         await data.start()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
+
+from router.logs import configure_logging
 
 __all__ = ["add_arguments", "parse_address", "run"]
 
@@ -24,6 +25,16 @@ def _configmap(text: str) -> tuple[str, str]:
     return namespace, name
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1, e.g. 0.01 for one request in a hundred")
+    return share
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, metavar="FILE", help="config file (JSON or YAML), reloaded when it changes")
@@ -40,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kubeconfig", metavar="FILE", help="kubeconfig for --configmap outside a pod (default: $KUBECONFIG or ~/.kube/config)"
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one JSON object a line")
+    parser.add_argument(
+        "--access-log-sample",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="log this share of answered requests, 0..1, e.g. 0.01 (default 0: no access log)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
     from router.app import Address, RouterOptions, serve
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_format, args.log_level)
     options = RouterOptions(
         listen=Address(*args.listen),
         admin_listen=Address(*args.admin_listen),
         config_file=args.config,
         configmap=args.configmap,
         kubeconfig=args.kubeconfig,
+        access_log_sample=args.access_log_sample,
     )
     return uvloop.run(serve(options))

@@ -26,6 +26,7 @@ import orjson
 from router.errors import UpstreamError, UpstreamTimeout
 from router.feedback import PredictionLog
 from router.load import RETRY_AFTER_S, Load
+from router.logs import AccessLog
 from router.measure import Measurements
 from router.mirror import Mirror
 from router.selection import BUCKETS, CANDIDATE, STABLE, BucketSequence
@@ -56,8 +57,17 @@ log = logging.getLogger("modelrollout.router")
 class DataProxy:
     """The data port's handler (see router.server.Handler)."""
 
-    def __init__(self, keeper: ConfigKeeper, measurements: Measurements, predictions: PredictionLog, mirror: Mirror, load: Load) -> None:
+    def __init__(
+        self,
+        keeper: ConfigKeeper,
+        measurements: Measurements,
+        predictions: PredictionLog,
+        mirror: Mirror,
+        load: Load,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self._keeper = keeper
+        self.access_log = access_log
         self.load = load
         self.measurements = measurements
         self.counters = measurements.variants
@@ -180,6 +190,13 @@ class _Call:
         finally:
             if not request.answered:  # _answer raised before the client had its answer
                 _reject(request, 500, "the router failed on this request; see its log", self._ours(), self._request_id)
+            if proxy.access_log is not None:
+                self._log_access(proxy.access_log, outcome)
+
+    def _log_access(self, access_log: AccessLog, outcome: UpstreamResponse | UpstreamError) -> None:
+        status = outcome.status if isinstance(outcome, UpstreamResponse) else 504 if isinstance(outcome, UpstreamTimeout) else 502
+        request, seconds, generation = self._request, perf_counter() - self._started, self._active.config.generation
+        access_log.record(self._request_id, self._variant, request.method, request.raw_path, status, seconds, generation)
 
     def _answer(self, outcome: UpstreamResponse | UpstreamError) -> None:
         request = self._request

@@ -18,6 +18,7 @@ from controller.kube.manager import Controller
 from controller.kube.webhook_server import DEFAULT_CONFIGURATION, WebhookConfig, WebhookServer
 from controller.kube.wiring import ControllerConfig, default_identity
 from controller.notify.config import load_notifications_config
+from controller.runtime.logs import configure_logging
 
 __all__ = ["add_arguments", "run", "parse_listen", "config_from"]
 
@@ -82,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_webhook_arguments(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one JSON object a line, with the rollout's fields"
+    )
+    parser.add_argument(
         "--notifications-config",
         type=Path,
         metavar="FILE",
@@ -113,7 +117,7 @@ def config_from(args: argparse.Namespace) -> ControllerConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_format, args.log_level)
     try:
         config = config_from(args)
         webhook = webhook_from(args, config.identity)

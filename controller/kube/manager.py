@@ -21,6 +21,7 @@ from controller.kube.store import object_key
 from controller.kube.telemetry import ControllerMetrics, HealthServer
 from controller.kube.wiring import Adapters, ControllerConfig, Wiring, build_wiring
 from controller.kube.workqueue import ShutDown, WorkQueue
+from controller.runtime.logs import log_fields
 
 __all__ = ["Controller", "owner_key", "intent_changed"]
 
@@ -157,7 +158,8 @@ class Controller:
             except ShutDown:
                 return
             try:
-                await self._process(queue, key)
+                with log_fields(namespace=key[0], rollout=key[1]):
+                    await self._process(queue, key)
             finally:
                 queue.done(key)
                 self.metrics.queue_depth.set(len(queue))

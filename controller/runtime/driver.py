@@ -18,6 +18,7 @@ from controller.api.resource import ModelRollout
 from controller.engine.actions import Action, EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
 from controller.engine.decide import Decision, decide, due_measurements
 from controller.engine.inputs import ManualRequest, MeasurementRequest, Observations, ScopedObservation
+from controller.runtime.logs import log_event
 from controller.runtime.ports import Clock, Cluster, EventSink, MetricProvider, PredictionsSource, TrafficControl
 
 __all__ = ["Ports", "Reconciled", "reconcile", "measure_all"]
@@ -65,6 +66,7 @@ async def _execute(ports: Ports, rollout: ModelRollout, action: Action) -> None:
         case SetTraffic():
             await ports.traffic.set_traffic(rollout, action)
         case EmitEvent():
+            log_event(rollout, action)
             await ports.events.emit(rollout, action)
 
 
