@@ -60,6 +60,7 @@ _KIND_ORDER = [
     "RoleBinding",
     "Service",
     "Deployment",
+    "MutatingWebhookConfiguration",
 ]
 _DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _HEADER = """\

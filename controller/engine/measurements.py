@@ -118,7 +118,7 @@ def tally_for(status: ModelRolloutStatus, metric: MetricSpec, scope: str) -> Met
 
 
 def analysis_done(status: ModelRolloutStatus, step: Analysis) -> bool:
-    return all(tally_for(status, metric, step.scope).passed >= step.count for metric in step.metrics)
+    return all(tally_for(status, metric, step.scope).passed >= step.count for metric in step.metrics if not metric.dry_run)
 
 
 def analysis_progress(status: ModelRolloutStatus, step: Analysis) -> str:

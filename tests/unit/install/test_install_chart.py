@@ -83,8 +83,9 @@ def test_image_replicas_resources_and_log_level_come_from_values(render: Render)
 def test_metrics_port_moves_the_listener_the_container_port_and_the_service(render: Render) -> None:
     docs = render({"metrics": {"port": 9100}})
     assert flag_values(args_of(docs), "--metrics-listen") == ["0.0.0.0:9100"]
-    assert controller_container(docs)["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
-    assert one(docs, "Service")["spec"]["ports"][0]["port"] == 9100
+    metrics = [port for port in controller_container(docs)["ports"] if port["name"] == "metrics"]
+    assert metrics == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+    assert one(docs, "Service", "modelrollout-controller-metrics")["spec"]["ports"][0]["port"] == 9100
 
 
 def test_one_replica_without_leader_election_has_no_lease_access(render: Render) -> None:
@@ -119,7 +120,8 @@ def test_values_outside_the_schema_are_refused_naming_the_field(values: dict[str
 def test_watched_namespaces_are_passed_and_bound_one_by_one(render: Render) -> None:
     docs = render({"watchNamespaces": ["models", "staging"]})
     assert flag_values(args_of(docs), "--namespace") == ["models", "staging"]
-    assert find(docs, "ClusterRoleBinding") == []
+    # Cluster-wide, only the sidecar injector's binding, whose role names cluster-scoped resources alone.
+    assert [b["metadata"]["name"] for b in find(docs, "ClusterRoleBinding")] == ["modelrollout-controller-webhook"]
     bindings = find(docs, "RoleBinding", "modelrollout-controller")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["models", "staging"]
     assert all(
@@ -149,7 +151,7 @@ def test_dashboard_writes_only_when_actions_are_allowed(render: Render, allow: b
 def test_service_monitor_scrapes_the_metrics_service_and_every_router(render: Render) -> None:
     assert find(render({}), "ServiceMonitor") == []
     docs = render({"serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}}})
-    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
+    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service", "modelrollout-controller-metrics")
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["spec"]["endpoints"][0]["port"] in {port["name"] for port in service["spec"]["ports"]}

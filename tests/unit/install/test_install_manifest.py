@@ -43,7 +43,7 @@ def test_install_yaml_is_the_default_render_after_namespace_and_crd(
 
 
 def test_every_namespaced_object_lands_in_the_namespace_it_creates(install_docs: Docs) -> None:
-    cluster_scoped = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
     namespaces = {doc["metadata"].get("namespace") for doc in install_docs if doc["kind"] not in cluster_scoped}
     assert namespaces == {NAMESPACE}
     assert all("namespace" not in doc["metadata"] for doc in install_docs if doc["kind"] in cluster_scoped)
@@ -68,6 +68,11 @@ def test_install_yaml_has_what_the_operator_needs(install_docs: Docs) -> None:
             "Service",
             "Deployment",
             "PodDisruptionBudget",
+            # The sidecar injector: its configuration, its Service, and its own ClusterRole and binding.
+            "MutatingWebhookConfiguration",
+            "Service",
+            "ClusterRole",
+            "ClusterRoleBinding",
         ]
     )
 
