@@ -11,6 +11,9 @@
 - STALLED  consecutive Inconclusive results exceed `inconclusiveLimit`; the engine pauses for a
            person. Too little traffic is never a failure.
 
+A metric with `dryRun: true` has its result counted like any other but is only ever PASSED or
+PENDING: its verdicts are recorded, never acted on.
+
 `failureLimit` follows Argo Rollouts: it is the number of failures tolerated, so the rollout
 fails on failure number `failureLimit + 1` (`failures > failureLimit`); the default 0 fails
 on the first. A streak counter (`consecutiveInconclusive`, `consecutiveErrors`) grows with its
@@ -47,6 +50,8 @@ def apply_result(
         verdict is Verdict.ERROR and metric.on_provider_error is ProviderErrorPolicy.FAIL
     )
     counted = _count(tally, verdict, failure, now)
+    if metric.dry_run:  # recorded, never acted on
+        return counted, TallyOutcome.PASSED if verdict is Verdict.PASSED else TallyOutcome.PENDING
     if failure:
         return counted, TallyOutcome.FAILED if counted.failed > metric.failure_limit else TallyOutcome.PENDING
     if verdict is Verdict.PASSED:

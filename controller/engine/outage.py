@@ -78,7 +78,7 @@ def _down(
         (scope, metric, tally)
         for scope, metrics in _watched(status, ctx).items()
         for metric in metrics
-        if (tally := tally_for(status, metric, scope)).consecutive_errors > metric.error_limit
+        if not metric.dry_run and (tally := tally_for(status, metric, scope)).consecutive_errors > metric.error_limit
     ]
     kept = (d for d in down if current is not None and (d[0], d[1].name) == (current.scope, current.metric))
     return next(kept, down[0] if down else None)
