@@ -16,7 +16,7 @@ import yaml
 from chartkit import KUBE_VERSIONS, REPO_ROOT, schema_errors
 from lupa import lua51
 
-from controller.api.status import ModelRolloutStatus, Phase
+from controller.api.status import ModelRolloutStatus, Phase, Verdict
 from controller.engine.conditions import with_kstatus
 from controller.engine.inputs import ManualAction
 from controller.engine.reasons import Reason
@@ -27,7 +27,7 @@ __all__: list[str] = []
 PATCH_PATH = REPO_ROOT / "manifests" / "argocd" / "argocd-cm-patch.yaml"
 RESOURCE_KEY = "modelrollout.io_ModelRollout"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
-ACTIONS = ["promote", "promote-full", "abort", "retry", "pause", "resume"]
+ACTIONS = ["promote", "promote-full", "abort", "retry", "pause", "resume", "undo"]
 
 
 def patch_data() -> dict[str, str]:
@@ -76,6 +76,9 @@ def status_of(
     generation: int = 3,
     candidate: str | None = None,
     message: str = "",
+    previous: str | None = None,
+    rejected: str | None = None,
+    verdict: Verdict | None = None,
 ) -> ModelRolloutStatus:
     status = ModelRolloutStatus(
         observed_generation=generation,
@@ -84,6 +87,9 @@ def status_of(
         message=message,
         stable_revision="aaaaaaaaaa",
         candidate_revision=candidate,
+        previous_stable_revision=previous,
+        rejected_revision=rejected,
+        shadow_verdict=verdict,
     )
     return with_kstatus(status, generation, NOW)
 
@@ -124,22 +130,26 @@ def test_a_stale_ready_condition_is_not_healthy() -> None:
     assert run_lua(health_script(), rollout(status, generation=4))["status"] == "Progressing"
 
 
-def test_every_manual_action_but_undo_is_offered() -> None:
+def test_every_manual_action_is_offered() -> None:
     names = [definition["name"] for definition in actions_config()["definitions"]]
-    assert names == ACTIONS and set(names) == {a.value for a in ManualAction} - {"undo"}
+    assert names == ACTIONS and set(names) == {a.value for a in ManualAction}
 
 
 @pytest.mark.parametrize(
-    ("phase", "enabled"),
+    ("status", "enabled"),
     [
-        (Phase.PROGRESSING, {"promote", "promote-full", "abort", "pause"}),
-        (Phase.PAUSED, {"promote", "promote-full", "abort", "resume"}),
-        (Phase.DEGRADED, {"retry"}),
-        (Phase.HEALTHY, set()),
+        (status_of(Phase.PROGRESSING, "Any"), {"promote", "promote-full", "abort", "pause", "undo"}),
+        (status_of(Phase.PAUSED, "Any"), {"promote", "promote-full", "abort", "resume", "undo"}),
+        (status_of(Phase.DEGRADED, "Any"), {"retry"}),
+        (status_of(Phase.HEALTHY, "Any"), set()),
+        (status_of(Phase.HEALTHY, Reason.PROMOTED, previous="cccccccccc"), {"undo"}),
+        (status_of(Phase.HEALTHY, Reason.SHADOW_VERDICT_PASSED, rejected="bbbbbbbbbb", verdict=Verdict.PASSED), {"retry"}),
+        (status_of(Phase.HEALTHY, Reason.SHADOW_VERDICT_FAILED, rejected="bbbbbbbbbb", verdict=Verdict.FAILED), {"retry"}),
     ],
+    ids=["progressing", "paused", "degraded", "healthy", "healthy-after-promotion", "shadow-passed", "shadow-failed"],
 )
-def test_discovery_offers_the_actions_that_fit_the_phase(phase: Phase, enabled: set[str]) -> None:
-    offered = run_lua(actions_config()["discovery.lua"], rollout(status_of(phase, "Any")))
+def test_discovery_offers_the_actions_the_controller_would_act_on(status: ModelRolloutStatus, enabled: set[str]) -> None:
+    offered = run_lua(actions_config()["discovery.lua"], rollout(status))
     assert set(offered) == set(ACTIONS)
     assert {name for name, flags in offered.items() if not flags["disabled"]} == enabled
 
