@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.api.status import TrafficSplit
 
-__all__ = ["Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent"]
+__all__ = ["Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent", "KeepTraffic", "KeepRevisions"]
 
 
 class _Action(BaseModel):
@@ -52,4 +52,32 @@ class EmitEvent(_Action):
     message: str
 
 
-Action = EnsureRevision | ScaleRevision | SetTraffic | EmitEvent
+class KeepTraffic(_Action):
+    """Routers go on serving the split in status: a router config deleted or edited by hand is written back.
+
+    Upkeep, not a change: carried out as `SetTraffic`, which writes nothing where the config already
+    routes this way, so it costs one comparison on a reconcile where nothing drifted.
+    """
+
+    kind: Literal["KeepTraffic"] = "KeepTraffic"
+    stable_revision: str
+    candidate_revision: str | None
+    split: TrafficSplit
+
+    def as_set_traffic(self) -> SetTraffic:
+        return SetTraffic(stable_revision=self.stable_revision, candidate_revision=self.candidate_revision, split=self.split)
+
+
+class KeepRevisions(_Action):
+    """Every revision runs as it was last asked to (a hand-edited one is put back); `live` revisions that vanished come back.
+
+    Only the template's revision can be recreated from the spec: `recreate` says how, when it is live.
+    A live revision of an older template that vanished stays gone; the engine sees it unready.
+    """
+
+    kind: Literal["KeepRevisions"] = "KeepRevisions"
+    live: tuple[str, ...]
+    recreate: EnsureRevision | None = None
+
+
+Action = EnsureRevision | ScaleRevision | SetTraffic | EmitEvent | KeepTraffic | KeepRevisions

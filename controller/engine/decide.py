@@ -18,13 +18,15 @@ engine given only the stored status decides exactly as one that never stopped.
 7. size the revisions: the stable follows spec.replicas, the candidate its share;
 8. settle Progressing/Paused; 9. scale down an old stable whose warm period is over.
 
-An invalid spec skips all of them: only the reason, message and conditions change.
+An invalid spec skips all of them: only the reason, message and conditions change. Either way the
+decision ends with its upkeep (engine/upkeep.py): the split and the revisions in status kept in
+force against hand edits, carried out after the decided actions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.api.resource import ModelRollout, revision_of
@@ -42,6 +44,7 @@ from controller.engine.requests import handle_request
 from controller.engine.revisions import follow_template
 from controller.engine.steps import advance, settle_phase
 from controller.engine.traffic import confirm_traffic
+from controller.engine.upkeep import upkeep
 from controller.engine.validity import checked_steps, recover_valid_spec, report_invalid
 
 __all__ = ["Decision", "decide", "due_measurements"]
@@ -65,10 +68,12 @@ _STAGES: tuple[Stage, ...] = (
 
 @dataclass(frozen=True)
 class Decision:
-    """The new status to store, and the actions to carry out first, in order."""
+    """The new status to store, and the actions to carry out first, in order, then the upkeep."""
 
     status: ModelRolloutStatus
     actions: list[Action]
+    # Keeps what the status says in force against hand edits; no change of its own (engine/upkeep.py).
+    upkeep: list[Action] = field(default_factory=list)
 
 
 def decide(rollout: ModelRollout, observations: Observations, now: datetime) -> Decision:
@@ -81,7 +86,8 @@ def decide(rollout: ModelRollout, observations: Observations, now: datetime) -> 
     else:
         for stage in _STAGES:
             plan = stage(plan, ctx)
-    return Decision(status=_upkeep(plan.status, ctx), actions=list(plan.actions))
+    status = _stamped(plan.status, ctx)
+    return Decision(status=status, actions=list(plan.actions), upkeep=upkeep(rollout, status, plan.actions))
 
 
 def due_measurements(rollout: ModelRollout, now: datetime) -> list[MeasurementRequest]:
@@ -94,7 +100,7 @@ def due_measurements(rollout: ModelRollout, now: datetime) -> list[MeasurementRe
     return due_requests(status, rollout.spec, steps, now)
 
 
-def _upkeep(status: ModelRolloutStatus, ctx: Context) -> ModelRolloutStatus:
+def _stamped(status: ModelRolloutStatus, ctx: Context) -> ModelRolloutStatus:
     generation = ctx.rollout.generation
     status = status.model_copy(update={"observed_generation": generation, "traffic_summary": status.traffic.summary})
     return with_kstatus(status, generation, ctx.now)

@@ -6,7 +6,7 @@ A revision scaled to zero is never ready.
 
 The engine asks for a revision once, when it decides to; what it asked for is kept on the
 Deployment (annotations with the pod template and the replica count, as `kubectl apply` keeps
-its last-applied configuration), so `sync_revisions` can put back a hand-edited Deployment on
+its last-applied configuration), so `keep_revisions` can put back a hand-edited Deployment on
 any later reconcile, after a controller restart included. The sizes come from the engine, which
 derives them from `spec.replicas` (the scale subresource's number, which an HPA may set): a
 revision Deployment's replicas are the controller's, so an autoscaler targets the ModelRollout.
@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from controller.api.resource import ModelRollout, revision_of
-from controller.engine.actions import EnsureRevision, ScaleRevision
-from controller.engine.traffic import candidate_share
+from controller.api.resource import ModelRollout
+from controller.engine.actions import EnsureRevision, KeepRevisions, ScaleRevision
 from controller.errors import DependencyError
 from controller.kube.apply import ensure_object
 from controller.kube.client import DEPLOYMENT, SERVICE, KubeClient
@@ -36,7 +35,6 @@ from controller.kube.objects import (
     revision_service,
 )
 from controller.kube.store import Store
-from controller.strategies.expand import candidate_replicas
 
 __all__ = ["KubeCluster", "deployment_ready", "model_selector", "TEMPLATE_ANNOTATION", "REPLICAS_ANNOTATION"]
 
@@ -115,8 +113,8 @@ class KubeCluster:
             _revision_label(d) for d in self._deployments.by_label(rollout.namespace, rollout.name) if deployment_ready(d)
         ) - {""}
 
-    async def sync_revisions(self, rollout: ModelRollout, live_revisions: set[str]) -> None:
-        """Put every revision Deployment back to what was last asked of it; recreate live ones that vanished."""
+    async def keep_revisions(self, rollout: ModelRollout, action: KeepRevisions) -> None:
+        """Put every revision Deployment back to what was last asked of it; recreate the live one that vanished."""
         seen: set[str] = set()
         for deployment in self._deployments.by_label(rollout.namespace, rollout.name):
             revision, intent = _revision_label(deployment), _intent(deployment)
@@ -124,18 +122,10 @@ class KubeCluster:
                 continue
             seen.add(revision)
             await ensure_object(self._client, DEPLOYMENT, self._deployments, _desired(rollout, revision, *intent))
-            if revision in live_revisions:
+            if revision in action.live:
                 await ensure_object(self._client, SERVICE, self._services, revision_service(rollout, revision))
-        target = revision_of(rollout.spec.template)
-        for revision in live_revisions - seen:
-            if revision == target:
-                stable = revision == rollout.status.stable_revision
-                replicas = rollout.spec.replicas if stable else _candidate_size(rollout)
-                action = EnsureRevision(
-                    revision=revision, template=rollout.spec.template, replicas=replicas, role="stable" if stable else "candidate"
-                )
-                await self.ensure_revision(rollout, action)
-
+        if action.recreate is not None and action.recreate.revision not in seen:
+            await self.ensure_revision(rollout, action.recreate)
 
     def scale_status(self, rollout: ModelRollout) -> dict[str, Any]:
         """The scale subresource's status fields: model pods of every revision, the ready ones, their selector."""
@@ -146,12 +136,6 @@ class KubeCluster:
             "ready_replicas": sum(int(s.get("readyReplicas") or 0) for s in statuses),
             "selector": model_selector(rollout),
         }
-
-
-def _candidate_size(rollout: ModelRollout) -> int:
-    """What the engine asked of the candidate; from its share when the status predates that record."""
-    asked = rollout.status.candidate_replicas
-    return asked if asked is not None else candidate_replicas(rollout.spec, candidate_share(rollout.status.traffic))
 
 
 def _revision_label(deployment: dict[str, Any]) -> str:

@@ -1,5 +1,10 @@
 """One reconcile of one ModelRollout: read, check, observe-decide-act, ensure what surrounds it, store status.
 
+What to do is the engine's, here as in local mode: a resource that cannot be read gets the status
+and events `record_unreadable` decides, a readable one the actions and upkeep (the split and the
+revisions kept in force) of one driver `reconcile`. This adds what only a cluster has: the router
+Deployment and Services around the revisions, the scale subresource's numbers, and the metrics.
+
 The status is written through the status subresource with the resourceVersion that was read.
 When that write is refused as stale, the rollout is read again and the whole decision is made
 again from the fresh object: a decision made on stale status is never stored. Actions already
@@ -20,10 +25,8 @@ from controller.api.crd import openapi_schema
 from controller.api.messages import describe_errors
 from controller.api.resource import ModelRollout
 from controller.api.status import ModelRolloutStatus, Phase
-from controller.engine.actions import EmitEvent, SetTraffic
-from controller.engine.conditions import with_kstatus
+from controller.engine.actions import EmitEvent
 from controller.engine.inputs import ManualRequest
-from controller.engine.reasons import Reason
 from controller.errors import DependencyError, SpecError
 from controller.kube.client import MODELROLLOUT, KubeClient
 from controller.kube.cluster import KubeCluster
@@ -34,7 +37,7 @@ from controller.kube.outcomes import record_outcome
 from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import DEFAULT_CADENCE, Cadence, next_wakeup_s
-from controller.runtime.driver import Ports, reconcile
+from controller.runtime.driver import Ports, reconcile, record_unreadable
 
 __all__ = ["Reconciler", "StatusConflicts", "parse_rollout"]
 
@@ -125,10 +128,6 @@ class Reconciler:
         # Everything around the revisions follows the new status: Services point at the new stable
         # (sidecar mode) or candidate (preview) in the same reconcile that moved them.
         await self._ports.infra.ensure(after)
-        if not any(isinstance(a, SetTraffic) for a in reconciled.decision.actions):
-            await self._keep_traffic(after)
-        live = {r for r in (after.status.stable_revision, after.status.candidate_revision) if r}
-        await self._ports.cluster.sync_revisions(after, live)
         # Observed, not decided: what the scale subresource (kubectl scale, an HPA) reads back.
         after = after.model_copy(update={"status": after.status.model_copy(update=self._ports.cluster.scale_status(after))})
         if after.status != rollout.status:
@@ -138,14 +137,6 @@ class Reconciler:
         outage = after.status.provider_outage
         self._metrics.set_outage(rollout.namespace, rollout.name, outage.metric if outage is not None else None)
         return next_wakeup_s(after, self._ports.driver.clock.now(), self._cadence)
-
-    async def _keep_traffic(self, rollout: ModelRollout) -> None:
-        """Routers serve the split in status: a deleted or hand-edited ConfigMap is written back."""
-        status = rollout.status
-        if status.stable_revision is None:
-            return
-        action = SetTraffic(stable_revision=status.stable_revision, candidate_revision=status.candidate_revision, split=status.traffic)
-        await self._ports.traffic.set_traffic(rollout, action)
 
     async def _request(self, rollout: ModelRollout) -> ManualRequest | None:
         """The person's request on the object; a malformed one is reported once and ignored."""
@@ -168,29 +159,18 @@ class Reconciler:
         self._stores.rollouts.put(written)
 
     async def _report_unparsable(self, raw: dict[str, Any], message: str) -> None:
-        """Reason InvalidSpec with the message; nothing else changes, nothing is acted on."""
+        """What the engine decides for a spec that cannot be read: reason InvalidSpec, nothing acted on."""
         metadata = raw.get("metadata", {})
         try:
             status = ModelRolloutStatus.model_validate(raw.get("status") or {})
         except ValidationError:
             log.error("%s/%s: neither spec nor status can be read: %s", metadata.get("namespace"), metadata.get("name"), message)
             return
-        generation = int(metadata.get("generation", 1))
-        phase = Phase.DEGRADED if status.stable_revision is None else status.phase
-        updated = status.model_copy(
-            update={"reason": Reason.INVALID_SPEC.value, "message": message, "phase": phase, "observed_generation": generation}
-        )
-        updated = with_kstatus(updated, generation, self._ports.driver.clock.now())
-        if updated == status:
-            return
-        if status.message != message:
-            await self._warn_invalid(raw, message)
-        await self._write_status(raw, updated)
-
-    async def _warn_invalid(self, raw: dict[str, Any], message: str) -> None:
-        shell = ModelRollout.model_construct(metadata=raw.get("metadata", {}))
-        event = EmitEvent(type="Warning", reason=Reason.INVALID_SPEC.value, message=message)
-        await self._ports.driver.events.emit(shell, event)
+        # Events name the resource by its metadata alone; there is no spec to give it.
+        subject = ModelRollout.model_construct(**{"metadata": metadata})
+        decision = await record_unreadable(self._ports.driver, subject, status, int(metadata.get("generation", 1)), message)
+        if decision.status != status:
+            await self._write_status(raw, decision.status)
 
     def _track_phase(self, rollout: ModelRollout, phase: Phase | None) -> None:
         key = (rollout.namespace, rollout.name)

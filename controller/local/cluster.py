@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from controller.api.resource import ModelRollout
-from controller.engine.actions import EmitEvent, EnsureRevision, ScaleRevision
+from controller.engine.actions import EmitEvent, EnsureRevision, KeepRevisions, ScaleRevision
 from controller.runtime.ports import Clock
 
 __all__ = ["LocalCluster", "RecordedEvent", "EventLog"]
@@ -45,6 +45,11 @@ class LocalCluster:
             self._scaled_down.add(action.revision)
         else:
             self._scaled_down.discard(action.revision)
+
+    async def keep_revisions(self, rollout: ModelRollout, action: KeepRevisions) -> None:
+        """Servers the user runs cannot be put back from here: a live revision must still have one."""
+        for revision in action.live:
+            self.url_of(revision)
 
     async def ready_revisions(self, rollout: ModelRollout) -> frozenset[str]:
         candidates = [r for r in self._urls if r not in self._scaled_down]

@@ -23,10 +23,6 @@ from rich.console import Console
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, TrafficSplit
 from controller.engine.actions import SetTraffic
-from controller.routing.measure import MetricRouter, RouterStatsSource
-from controller.providers.router_stats import observe_router_metric, quantile
-from controller.routing.config import build_config
-from controller.routing.polling import RouterEndpoint, RouterPoller
 from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
@@ -36,12 +32,18 @@ from controller.notify.config import NotificationsConfig
 from controller.notify.delivery import Notifier
 from controller.notify.sink import NotifyingEventSink
 from controller.providers.prometheus import PrometheusProvider
+from controller.providers.router_stats import observe_router_metric, quantile
+from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
+from controller.routing.config import build_config, same_routing
+from controller.routing.measure import MetricRouter, RouterStatsSource
+from controller.routing.polling import RouterEndpoint, RouterPoller
 from controller.runtime.clock import ScaledClock
 from controller.runtime.driver import Ports, Reconciled
 from controller.runtime.ports import EventSink
 from controller.strategies.expand import expand
 from controller.strategies.steps import describe
+from router.config import RouterConfig
 from router.stats import RouterStats, VariantStats, delta
 
 __all__ = ["LocalTarget", "FileTrafficControl", "OnReady", "StopTraffic", "seed_rollout", "run_local"]
@@ -68,26 +70,42 @@ class LocalTarget:
     router_listen: tuple[str, int] | None = None
     # Targets the rollout's spec.notifications and the global subscriptions name; None: no notifications.
     notifications: NotificationsConfig | None = None
+    # Secrets metric sources name, as files `<dir>/<secret>/<key>`; None: none.
+    provider_secrets_dir: Path | None = None
 
 
 class FileTrafficControl:
-    """Writes the router's config file (atomically); applied once the router reports its generation."""
+    """Writes the router's config file (atomically); applied once the router reports its generation.
+
+    As with the ConfigMap in a cluster, a write with the routing already in force writes nothing,
+    unless the file no longer holds what was written (deleted or edited by hand): then it is
+    written again, with the next generation, so the router reloads it.
+    """
 
     def __init__(self, path: Path, poller: RouterPoller, upstreams: dict[str, str]) -> None:
         self._path = path
         self._poller = poller
         self._upstreams = upstreams
         self._generation = 0
+        self._written: RouterConfig | None = None
 
     def write_initial(self, rollout: ModelRollout, stable_revision: str) -> None:
         self._write(rollout, SetTraffic(stable_revision=stable_revision, candidate_revision=None, split=TrafficSplit()))
 
     def _write(self, rollout: ModelRollout, action: SetTraffic) -> None:
-        self._generation += 1
-        config = build_config(rollout, action, self._generation, lambda _r, revision: self._upstreams[revision])
+        config = build_config(rollout, action, self._generation + 1, lambda _r, revision: self._upstreams[revision])
+        if self._written is not None and same_routing(self._written, config) and self._on_disk() == self._written:
+            return
         temporary = self._path.with_suffix(".tmp")
         temporary.write_text(config.model_dump_json(by_alias=True, indent=2))
         os.replace(temporary, self._path)
+        self._generation, self._written = config.generation, config
+
+    def _on_disk(self) -> RouterConfig | None:
+        try:
+            return RouterConfig.model_validate_json(self._path.read_bytes())
+        except (OSError, ValueError):
+            return None
 
     async def set_traffic(self, rollout: ModelRollout, action: SetTraffic) -> None:
         self._write(rollout, action)
@@ -247,7 +265,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
             metrics = MetricRouter(
-                RouterStatsSource(poller, observe_router_metric), PrometheusProvider(client), WebhookProvider(client)
+                RouterStatsSource(poller, observe_router_metric), PrometheusProvider(client, SecretFiles(target.provider_secrets_dir)), WebhookProvider(client)
             )
             events = EventLog(clock)
             sink: EventSink = NotifyingEventSink(events, notifier, clock.now) if notifier else events

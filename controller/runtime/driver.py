@@ -1,10 +1,14 @@
 """The only loop: observe, decide, execute.
 
 One `reconcile` call measures what the engine asks for, reads readiness and router state,
-calls the pure engine, carries out its actions in order and returns the rollout with its new
-status. Actions run before the caller stores that status: if an action fails the error
-propagates, the old status stays, and the next reconcile decides again from it — every action
-is idempotent, so repeating one is harmless.
+calls the pure engine, carries out its actions in order, then its upkeep, and returns the
+rollout with its new status. Actions run before the caller stores that status: if an action
+fails the error propagates, the old status stays, and the next reconcile decides again from it —
+every action is idempotent, so repeating one is harmless. A metric provider that raises is the
+exception: its error becomes an Error observation, which holds the step instead of the loop.
+
+`record_unreadable` is the same loop for a resource whose spec cannot be read: the engine
+decides its status and the events it gets, this carries them out.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from datetime import datetime
 
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
-from controller.engine.actions import Action, EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
+from controller.api.status import ModelRolloutStatus
+from controller.engine.actions import Action, EmitEvent, EnsureRevision, KeepRevisions, KeepTraffic, ScaleRevision, SetTraffic
 from controller.engine.decide import Decision, decide, due_measurements
 from controller.engine.inputs import ManualRequest, MeasurementRequest, Observations, ScopedObservation
+from controller.engine.unreadable import decide_unreadable
 from controller.runtime.logs import log_event
 from controller.runtime.ports import Clock, Cluster, EventSink, MetricProvider, PredictionsSource, TrafficControl
 
-__all__ = ["Ports", "Reconciled", "reconcile", "measure_all"]
+__all__ = ["Ports", "Reconciled", "reconcile", "measure_all", "record_unreadable"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,10 @@ async def _execute(ports: Ports, rollout: ModelRollout, action: Action) -> None:
         case EmitEvent():
             log_event(rollout, action)
             await ports.events.emit(rollout, action)
+        case KeepTraffic():
+            await ports.traffic.set_traffic(rollout, action.as_set_traffic())
+        case KeepRevisions():
+            await ports.cluster.keep_revisions(rollout, action)
 
 
 async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest | None = None) -> Reconciled:
@@ -81,6 +91,21 @@ async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest 
         predictions=await ports.predictions.observe(rollout) if ports.predictions is not None else None,
     )
     decision = decide(rollout, observations, now)
+    after = rollout.model_copy(update={"status": decision.status})
     for action in decision.actions:
         await _execute(ports, rollout, action)
-    return Reconciled(rollout.model_copy(update={"status": decision.status}), decision, observations)
+    # Upkeep keeps the new status in force, so it is carried out against the rollout that has it.
+    for action in decision.upkeep:
+        await _execute(ports, after, action)
+    return Reconciled(after, decision, observations)
+
+
+async def record_unreadable(ports: Ports, subject: ModelRollout, status: ModelRolloutStatus, generation: int, message: str) -> Decision:
+    """Decide and carry out what a spec that cannot be read gets; `subject` names the resource to events."""
+    decision = decide_unreadable(status, generation, message, ports.clock.now())
+    for action in decision.actions:
+        # Only events are decided here, and they go straight to the sink: `subject` has metadata
+        # alone, no spec for anything on the way to read.
+        if isinstance(action, EmitEvent):
+            await ports.events.emit(subject, action)
+    return decision

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
-from controller.engine.actions import EmitEvent, EnsureRevision, ScaleRevision, SetTraffic
+from controller.engine.actions import EmitEvent, EnsureRevision, KeepRevisions, ScaleRevision, SetTraffic
 from controller.engine.inputs import MeasurementRequest, PredictionsReading
 
 __all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource"]
@@ -24,9 +24,15 @@ class Cluster(Protocol):
 
     async def ready_revisions(self, rollout: ModelRollout) -> frozenset[str]: ...
 
+    async def keep_revisions(self, rollout: ModelRollout, action: KeepRevisions) -> None:
+        """Put revisions back to what was last asked of them; recreate `action.recreate` if it vanished."""
+        ...
+
 
 class TrafficControl(Protocol):
-    async def set_traffic(self, rollout: ModelRollout, action: SetTraffic) -> None: ...
+    async def set_traffic(self, rollout: ModelRollout, action: SetTraffic) -> None:
+        """Route as `action` says; writes nothing where the routers' config already routes this way."""
+        ...
 
     async def traffic_applied(self, rollout: ModelRollout) -> bool:
         """True once every router serves the last split written."""
