@@ -56,7 +56,7 @@ class Controller:
         self._client = client
         self._config = config
         self.metrics = ControllerMetrics()
-        self._queue: WorkQueue | None = None
+        self._queue: WorkQueue[Key] | None = None
         self.wiring: Wiring = build_wiring(client, config, self.metrics, adapters or Adapters())
         self._connect_handlers()
         self.health = HealthServer(self.metrics, self._healthy)
@@ -133,7 +133,7 @@ class Controller:
 
     async def _lead(self, stop: asyncio.Event) -> None:
         """Workers run while this coroutine runs; cancelling it (a lost Lease) stops them at once."""
-        queue = WorkQueue(rate=self._config.requeue_rate, burst=self._config.requeue_burst)
+        queue: WorkQueue[Key] = WorkQueue(rate=self._config.requeue_rate, burst=self._config.requeue_burst)
         self._queue = queue
         self.metrics.leader.set(1)
         for key in self.wiring.stores.rollouts.all_keys():
@@ -151,7 +151,7 @@ class Controller:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _work(self, queue: WorkQueue) -> None:
+    async def _work(self, queue: WorkQueue[Key]) -> None:
         while True:
             try:
                 key = await queue.get()
@@ -164,7 +164,7 @@ class Controller:
                 queue.done(key)
                 self.metrics.queue_depth.set(len(queue))
 
-    async def _process(self, queue: WorkQueue, key: Any) -> None:
+    async def _process(self, queue: WorkQueue[Key], key: Key) -> None:
         try:
             requeue_s = await self.reconciler.reconcile(*key)
         except asyncio.CancelledError:

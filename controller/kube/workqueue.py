@@ -6,20 +6,43 @@
 - `add_after` keeps the earliest pending deadline per key (timers, analysis intervals).
 - `add_rate_limited` delays by a per-key exponential backoff, and an overall token bucket
   bounds how fast failing keys come back; `forget` resets a key's backoff after a success.
+
+Time comes from a `QueueClock`: monotonic seconds and timers on them. The running event loop is
+one (the default); tests pass a simulated one and move it on by hand, so a backoff of a minute
+is checked without waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["Backoff", "TokenBucket", "WorkQueue", "ShutDown"]
+__all__ = ["Backoff", "QueueClock", "ShutDown", "Timer", "TokenBucket", "WorkQueue"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 class ShutDown(Exception):
     """`get` on a queue that was shut down."""
+
+
+class Timer(Protocol):
+    """A pending call, as `asyncio.TimerHandle` is one."""
+
+    def when(self) -> float: ...
+
+    def cancel(self) -> None: ...
+
+
+class QueueClock(Protocol):
+    """Monotonic seconds and calls scheduled on them: an asyncio event loop, or a simulated clock."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[K], None], key: K, /) -> Timer: ...
 
 
 @dataclass(frozen=True)
@@ -49,16 +72,19 @@ class TokenBucket:
         return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
 
 
-class WorkQueue:
-    def __init__(self, backoff: Backoff | None = None, rate: float = 20.0, burst: int = 200) -> None:
+class WorkQueue(Generic[K]):
+    """Keys of type `K` (a controller's are (namespace, name))."""
+
+    def __init__(self, backoff: Backoff | None = None, rate: float = 20.0, burst: int = 200, *, clock: QueueClock | None = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self._ready: deque[Hashable] = deque()
-        self._dirty: set[Hashable] = set()
-        self._processing: set[Hashable] = set()
-        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
-        self._failures: dict[Hashable, int] = {}
+        self._clock: QueueClock = clock if clock is not None else self._loop
+        self._ready: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._timers: dict[K, Timer] = {}
+        self._failures: dict[K, int] = {}
         self._backoff = backoff or Backoff()
-        self._bucket = TokenBucket(rate, burst, self._loop.time())
+        self._bucket = TokenBucket(rate, burst, self._clock.time())
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._shut = False
 
@@ -70,7 +96,7 @@ class WorkQueue:
         """Keys with a timer pending."""
         return len(self._timers)
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: K) -> None:
         if self._shut or key in self._dirty:
             return
         self._dirty.add(key)
@@ -78,34 +104,34 @@ class WorkQueue:
             self._ready.append(key)
             self._wake_one()
 
-    def add_after(self, key: Hashable, delay_s: float) -> None:
+    def add_after(self, key: K, delay_s: float) -> None:
         """Add `key` in `delay_s`; an earlier pending deadline for it wins."""
         if delay_s <= 0:
             self.add(key)
             return
-        deadline = self._loop.time() + delay_s
+        deadline = self._clock.time() + delay_s
         pending = self._timers.get(key)
         if pending is not None:
             if pending.when() <= deadline:
                 return
             pending.cancel()
-        self._timers[key] = self._loop.call_at(deadline, self._fire, key)
+        self._timers[key] = self._clock.call_at(deadline, self._fire, key)
 
-    def add_rate_limited(self, key: Hashable) -> float:
+    def add_rate_limited(self, key: K) -> float:
         """Requeue a failed key after its backoff; returns the delay chosen."""
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
-        delay_s = max(self._backoff.delay_s(failures), self._bucket.reserve(self._loop.time()))
+        delay_s = max(self._backoff.delay_s(failures), self._bucket.reserve(self._clock.time()))
         self.add_after(key, delay_s)
         return delay_s
 
-    def failures(self, key: Hashable) -> int:
+    def failures(self, key: K) -> int:
         return self._failures.get(key, 0)
 
-    def forget(self, key: Hashable) -> None:
+    def forget(self, key: K) -> None:
         self._failures.pop(key, None)
 
-    def _fire(self, key: Hashable) -> None:
+    def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
         self.add(key)
 
@@ -116,7 +142,7 @@ class WorkQueue:
                 waiter.set_result(None)
                 return
 
-    async def get(self) -> Hashable:
+    async def get(self) -> K:
         """The next key to process; the caller must call `done(key)` when finished."""
         while not self._ready:
             if self._shut:
@@ -136,7 +162,7 @@ class WorkQueue:
         self._dirty.discard(key)
         return key
 
-    def done(self, key: Hashable) -> None:
+    def done(self, key: K) -> None:
         self._processing.discard(key)
         if key in self._dirty and not self._shut:
             self._ready.append(key)

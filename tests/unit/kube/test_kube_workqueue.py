@@ -1,8 +1,12 @@
-"""The work queue: dedupe, one worker per key, timers that keep the earliest deadline, backoff."""
+"""The work queue: dedupe, one worker per key, timers that keep the earliest deadline, backoff — on a simulated clock."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -11,19 +15,56 @@ from controller.kube.workqueue import Backoff, ShutDown, TokenBucket, WorkQueue
 pytestmark = pytest.mark.anyio
 
 
-async def _drain(queue: WorkQueue, limit_s: float = 0.05) -> list[object]:
+@dataclass
+class _Call:
+    at: float
+    callback: Callable[[Hashable], None]
+    key: Hashable
+    cancelled: bool = False
+
+    def when(self) -> float:
+        return self.at
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class SimulatedClock:
+    """Monotonic seconds that move only when told; due calls run, in deadline order, as they pass."""
+
+    now: float = 1000.0
+    _calls: list[tuple[float, int, _Call]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[Hashable], None], key: Hashable, /) -> _Call:
+        call = _Call(when, callback, key)
+        heapq.heappush(self._calls, (when, next(self._order), call))
+        return call
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        while self._calls and self._calls[0][0] <= self.now:
+            _when, _order, call = heapq.heappop(self._calls)
+            if not call.cancelled:
+                call.callback(call.key)
+
+
+async def _drain(queue: WorkQueue) -> list[object]:
+    """Every key ready now, each processed at once."""
     keys: list[object] = []
-    while True:
-        try:
-            key = await asyncio.wait_for(queue.get(), limit_s)
-        except TimeoutError:
-            return keys
+    while len(queue):
+        key = await queue.get()
         keys.append(key)
         queue.done(key)
+    return keys
 
 
 async def test_a_key_added_many_times_waits_once() -> None:
-    queue = WorkQueue()
+    queue = WorkQueue(clock=SimulatedClock())
     for _ in range(5):
         queue.add("a")
     queue.add("b")
@@ -31,7 +72,7 @@ async def test_a_key_added_many_times_waits_once() -> None:
 
 
 async def test_a_key_added_while_processing_comes_back_after_done_not_before() -> None:
-    queue = WorkQueue()
+    queue = WorkQueue(clock=SimulatedClock())
     queue.add("a")
     key = await queue.get()
     queue.add("a")
@@ -41,27 +82,61 @@ async def test_a_key_added_while_processing_comes_back_after_done_not_before() -
 
 
 async def test_add_after_keeps_the_earliest_deadline() -> None:
-    queue = WorkQueue()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    clock = SimulatedClock()
+    queue = WorkQueue(clock=clock)
     queue.add_after("a", 0.3)
     queue.add_after("a", 0.05)
     queue.add_after("a", 1.0)
-    key = await asyncio.wait_for(queue.get(), 1.0)
-    elapsed = loop.time() - start
-    queue.done(key)
-    assert key == "a"
-    assert 0.04 <= elapsed < 0.25
-    assert await _drain(queue, 0.4) == []  # the later deadlines were dropped, not kept as extra wake-ups
+    assert queue.waiting == 1
+
+    clock.advance(0.049)
+    assert await _drain(queue) == []
+    clock.advance(0.001)
+    assert await _drain(queue) == ["a"]
+    clock.advance(5.0)
+    assert await _drain(queue) == []  # the later deadlines were dropped, not kept as extra wake-ups
+    assert queue.waiting == 0
+
+
+async def test_a_key_ready_now_is_not_delayed_by_a_pending_timer() -> None:
+    clock = SimulatedClock()
+    queue = WorkQueue(clock=clock)
+    queue.add_after("a", 30.0)
+    queue.add_after("b", 0)
+    assert await _drain(queue) == ["b"]
+    clock.advance(30.0)
+    assert await _drain(queue) == ["a"]
 
 
 async def test_rate_limited_delay_doubles_per_failure_and_forget_resets() -> None:
-    queue = WorkQueue(backoff=Backoff(base_s=0.01, cap_s=0.05), rate=1000, burst=1000)
-    delays = [queue.add_rate_limited("a") for _ in range(5)]
-    assert delays == pytest.approx([0.01, 0.02, 0.04, 0.05, 0.05])
+    queue = WorkQueue(backoff=Backoff(base_s=0.5, cap_s=4.0), rate=1000, burst=1000, clock=SimulatedClock())
+    delays = [queue.add_rate_limited("a") for _ in range(6)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     queue.forget("a")
     assert queue.failures("a") == 0
-    assert queue.add_rate_limited("a") == pytest.approx(0.01)
+    assert queue.add_rate_limited("a") == 0.5
+
+
+async def test_a_failed_key_comes_back_when_its_backoff_has_passed() -> None:
+    clock = SimulatedClock()
+    queue = WorkQueue(backoff=Backoff(base_s=2.0, cap_s=60.0), clock=clock)
+    queue.add_rate_limited("a")
+    queue.add_rate_limited("a")  # a second failure: 4 s; the 2 s deadline already pending wins
+    clock.advance(1.9)
+    assert await _drain(queue) == []
+    clock.advance(0.1)
+    assert await _drain(queue) == ["a"]
+
+
+async def test_the_bucket_spaces_failing_keys_once_its_burst_is_spent() -> None:
+    clock = SimulatedClock()
+    queue = WorkQueue(backoff=Backoff(base_s=0.001, cap_s=0.001), rate=10, burst=2, clock=clock)
+    delays = [queue.add_rate_limited(key) for key in ("a", "b", "c", "d")]
+    assert delays == [0.001, 0.001, pytest.approx(0.1), pytest.approx(0.2)]
+    clock.advance(0.1)
+    assert sorted(await _drain(queue)) == ["a", "b", "c"]
+    clock.advance(0.1)
+    assert await _drain(queue) == ["d"]
 
 
 def test_token_bucket_spends_its_burst_then_spaces_requests_at_its_rate() -> None:
@@ -77,19 +152,34 @@ def test_token_bucket_rejects_nonsense() -> None:
         TokenBucket(rate=0, burst=1, now=0.0)
 
 
-async def test_shut_down_wakes_waiting_workers() -> None:
-    queue = WorkQueue()
+async def test_shut_down_wakes_waiting_workers_and_drops_timers() -> None:
+    clock = SimulatedClock()
+    queue = WorkQueue(clock=clock)
+    queue.add_after("timer", 1.0)
     waiting = asyncio.create_task(queue.get())
     await asyncio.sleep(0)
     queue.shut_down()
     with pytest.raises(ShutDown):
-        await asyncio.wait_for(waiting, 1.0)
+        await waiting
     queue.add("late")
+    clock.advance(2.0)
     assert len(queue) == 0
+    assert queue.waiting == 0
+
+
+async def test_a_waiting_worker_is_woken_by_a_timer_firing() -> None:
+    clock = SimulatedClock()
+    queue = WorkQueue(clock=clock)
+    waiting = asyncio.create_task(queue.get())
+    queue.add_after("a", 10.0)
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    clock.advance(10.0)
+    assert await waiting == "a"
 
 
 async def test_workers_share_keys_without_overlap() -> None:
-    queue = WorkQueue()
+    queue = WorkQueue(clock=SimulatedClock())
     active: set[object] = set()
     overlaps: list[object] = []
     seen: list[object] = []
@@ -103,7 +193,7 @@ async def test_workers_share_keys_without_overlap() -> None:
             if key in active:
                 overlaps.append(key)
             active.add(key)
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0)  # hand the loop to the other workers mid-key
             seen.append(key)
             active.discard(key)
             queue.done(key)
@@ -112,8 +202,10 @@ async def test_workers_share_keys_without_overlap() -> None:
     for round_ in range(20):
         for key in range(10):
             queue.add(key)
-        await asyncio.sleep(0.0005 * (round_ % 3))
-    await asyncio.sleep(0.1)
+        for _ in range(round_ % 3):
+            await asyncio.sleep(0)
+    while len(queue) or len(seen) < 10:
+        await asyncio.sleep(0)
     queue.shut_down()
     await asyncio.gather(*workers)
     assert overlaps == []
