@@ -43,9 +43,12 @@ demo: $(DEMO_STAMP)
 	$(BIN)/modelrollout demo --scenario good
 	$(BIN)/modelrollout demo --scenario errors --report modelrollout-report/errors
 
-# The import contracts in pyproject.toml: the router never imports the controller, the pure core no I/O.
+# The import contracts in pyproject.toml (the layers, the router apart, no I/O in the pure core), then
+# ruff and mypy as configured there (mypy strict on the pure core).
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check
+	$(BIN)/mypy
 
 test: lint $(KUBE_ASSETS)
 	$(BIN)/python -m pytest
@@ -57,6 +60,10 @@ $(KUBE_ASSETS_DIR)/bin/kube-apiserver: $(KUBE_ASSETS_ARCHIVE)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+# Real processes on loopback and the real control plane (unpacked as for `make test`).
+test-integration: $(STAMP) $(KUBE_ASSETS)
+	$(BIN)/python -m pytest tests/integration
 
 crd: $(DEMO_STAMP)
 	$(BIN)/modelrollout crd > manifests/crd/modelrollouts.yaml

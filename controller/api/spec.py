@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 from controller.api.metrics import AnalysisSpec, AnalysisStep
 from controller.api.notifications import MAX_NOTIFICATIONS, Notification
-from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 
 __all__ = [
     "ServicePort",
@@ -48,7 +48,7 @@ class ServiceSpec(ApiModel):
     )
 
     @model_validator(mode="after")
-    def _one_port(self) -> "ServiceSpec":
+    def _one_port(self) -> ServiceSpec:
         # The router listens on one port and forwards to one targetPort: a second Service port
         # would end at that same router port, never at its own targetPort, so it is refused.
         if len(self.ports) > 1:
@@ -68,7 +68,7 @@ class StickyKey(ApiModel):
     cookie: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "StickyKey":
+    def _exactly_one(self) -> StickyKey:
         if (self.header is None) == (self.cookie is None):
             raise ValueError("set exactly one of header or cookie")
         return self
@@ -102,7 +102,7 @@ class PredictionSpec(ApiModel):
     labels: LabelSpec = Field(default_factory=LabelSpec)
 
     @model_validator(mode="after")
-    def _path_with_jsonpath(self) -> "PredictionSpec":
+    def _path_with_jsonpath(self) -> PredictionSpec:
         if (self.protocol == "jsonpath") != (self.json_path is not None):
             raise ValueError("jsonPath is required with protocol jsonpath and only then")
         return self
@@ -172,7 +172,7 @@ class CanaryStep(ApiModel):
     set_header_route: HeaderRouteStep | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "CanaryStep":
+    def _exactly_one(self) -> CanaryStep:
         chosen = [n for n in _STEP_ACTIONS if getattr(self, n) is not None]
         if len(chosen) != 1:
             raise ValueError("a step sets exactly one of setWeight, setMirror, pause, analysis, setHeaderRoute")
@@ -233,7 +233,7 @@ class Strategy(ApiModel):
     blue_green: BlueGreenStrategy | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Strategy":
+    def _exactly_one(self) -> Strategy:
         chosen = [alias for name, alias in _STRATEGIES if getattr(self, name) is not None]
         if len(chosen) != 1:
             raise ValueError(f"set exactly one strategy of shadow, canary, blueGreen (got {chosen or 'none'})")

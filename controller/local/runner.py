@@ -265,7 +265,9 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
             metrics = MetricRouter(
-                RouterStatsSource(poller, observe_router_metric), PrometheusProvider(client, SecretFiles(target.provider_secrets_dir)), WebhookProvider(client)
+                RouterStatsSource(poller, observe_router_metric),
+                PrometheusProvider(client, SecretFiles(target.provider_secrets_dir)),
+                WebhookProvider(client),
             )
             events = EventLog(clock)
             sink: EventSink = NotifyingEventSink(events, notifier, clock.now) if notifier else events
