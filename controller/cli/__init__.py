@@ -35,6 +35,7 @@ KUBECTL_COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("controller.cli.kubectl.pause", "hold the rollout until resumed"),
     "resume": ("controller.cli.kubectl.resume", "go on after a pause"),
     "undo": ("controller.cli.kubectl.undo", "go back to the previous stable revision"),
+    "sidecar": ("controller.cli.kubectl.sidecar", "print the router sidecar and pod-spec fragment, for injecting by hand"),
     "wait": ("controller.cli.kubectl.wait", "wait until a ModelRollout is healthy, promoted or degraded; the exit code says which"),
     "report": ("controller.cli.kubectl.report", "write a rollout's self-contained report.html and report.json"),
     "dashboard": ("controller.cli.kubectl.dashboard", "serve the web dashboard of the rollouts you can see"),
