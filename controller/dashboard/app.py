@@ -107,6 +107,8 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
             loop = asyncio.get_running_loop()
             while True:
                 version = await feed.wait_change(seen, _KEEPALIVE_S if seen >= 0 else 0.0)
+                if feed.closed:
+                    return
                 now_key = key()
                 stale = loop.time() - built_at >= _DETAIL_REFRESH_S
                 if version == seen and not stale:

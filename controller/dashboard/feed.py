@@ -36,6 +36,7 @@ class RolloutFeed:
         self.namespaces = namespaces
         self.store = Store()
         self.version = 0
+        self.closed = False
         self._changed = asyncio.Condition()
         self._reach = reach
         self._router_timeout_s = router_timeout_s
@@ -49,6 +50,11 @@ class RolloutFeed:
         self._session = aiohttp.ClientSession()
         self._tasks = [asyncio.create_task(i.run(), name=f"dashboard-informer-{i.kind.name}") for i in self._informers]
         await asyncio.gather(*(i.synced.wait() for i in self._informers))
+
+    async def close_streams(self) -> None:
+        """Every live stream ends at its next wake-up: the server is stopping."""
+        self.closed = True
+        await self._notify()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -71,7 +77,7 @@ class RolloutFeed:
         """The version once it differs from `seen`, or after `timeout_s` (a keep-alive)."""
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.version != seen), timeout_s)
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.version != seen or self.closed), timeout_s)
         return self.version
 
     def rollouts(self) -> list[dict[str, Any]]:

@@ -56,7 +56,15 @@ async def serve(
     """Serve until `stop` is set; `on_listening` gets the URL once the port is bound."""
     feed = RolloutFeed(client, namespaces, reach)
     await feed.start()
-    config = uvicorn.Config(build_app(feed, settings), host=address, port=port, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        build_app(feed, settings),
+        host=address,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
     server = _Server(config)
     task = asyncio.create_task(server.serve(), name="dashboard-http")
     try:
@@ -70,6 +78,7 @@ async def serve(
         on_listening(f"http://{host}:{bound}/")
         await stop.wait()
     finally:
+        await feed.close_streams()
         server.should_exit = True
         await task
         await feed.stop()

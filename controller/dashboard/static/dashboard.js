@@ -15,13 +15,13 @@
     if (cls !== undefined && td.className !== cls) td.className = cls;
     return td;
   }
-  function rowsInto(tbody, items, key, fill) {
-    const seen = new Set();
+  function rowsInto(tbody, items, key, fill, tag) {
+    const seen = new Set(), kind = tag || "tr";
     items.forEach((item, index) => {
       const id = key(item, index);
       seen.add(id);
-      let tr = tbody.querySelector(`tr[data-key="${CSS.escape(id)}"]`);
-      if (!tr) { tr = document.createElement("tr"); tr.dataset.key = id; }
+      let tr = tbody.querySelector(`:scope > [data-key="${CSS.escape(id)}"]`);
+      if (!tr) { tr = document.createElement(kind); tr.dataset.key = id; }
       if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null);
       fill(tr, item);
     });
@@ -88,7 +88,7 @@
     }
     function renderSteps(d) {
       const list = document.getElementById("steps");
-      rowsInto(list, d.steps, (s) => String(s.index), (li, s) => { setText(li, `${s.index + 1}. ${s.name}`); li.className = s.state; });
+      rowsInto(list, d.steps, (s) => String(s.index), (li, s) => { setText(li, `${s.index + 1}. ${s.name}`); li.className = s.state; }, "li");
       if (!d.steps.length) setText(list, "no steps: nothing is rolling out");
     }
     function renderTables(d) {
