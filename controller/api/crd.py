@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from controller.api.base import ApiModel
-from controller.api.metrics import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec
+from controller.api.metrics import UNCOMPARABLE_METRICS, MaxIncrease, MetricSpec, PrometheusSource
 from controller.api.resource import GROUP, KIND, PLURAL, SHORT_NAME, VERSION, ModelRollout
 from controller.api.spec import CanaryStep, PredictionSpec, ServiceSpec, StickyKey, Strategy
 from controller.api.status import TrafficSplit
@@ -101,6 +101,13 @@ CEL_RULES: dict[type[ApiModel], tuple[CelRule, ...]] = {
                 " behind the value."
             ),
             field_path=".minSamples",
+        ),
+    ),
+    PrometheusSource: (
+        CelRule(
+            rule="!has(self.bearerToken) || !has(self.basicAuth)",
+            message="prometheus sets one of bearerToken or basicAuth, not both: a request carries one Authorization header.",
+            field_path=".basicAuth",
         ),
     ),
     ServiceSpec: (

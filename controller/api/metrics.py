@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from controller.api.base import ApiModel, Duration, FieldIssue, HttpAddress
+from controller.api.credentials import BasicAuth, SecretKeyRef
 
 __all__ = [
     "RouterMetric",
@@ -85,6 +86,18 @@ class PrometheusSource(ApiModel):
         description="How many observations stand behind the value (same placeholders); minSamples needs it.",
     )
     timeout: Duration = 10.0
+    bearer_token: SecretKeyRef | None = Field(default=None, description="Sent as Authorization: Bearer; not with basicAuth.")
+    basic_auth: BasicAuth | None = None
+    ca: SecretKeyRef | None = Field(default=None, description="PEM CA bundle an https address's certificate must chain to.")
+    insecure_skip_verify: bool = Field(
+        default=False, description="Accept any certificate of an https address: encrypted, but not authenticated."
+    )
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> PrometheusSource:
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise FieldIssue("set one of bearerToken or basicAuth, not both: a request carries one Authorization header", at=("basicAuth",))
+        return self
 
 
 class WebhookSource(ApiModel):

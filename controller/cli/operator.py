@@ -91,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="notification targets and what every rollout sends (JSON or YAML; the chart renders it)",
     )
+    parser.add_argument(
+        "--provider-secrets-dir",
+        type=Path,
+        metavar="DIR",
+        help="Secrets that metric sources name, mounted as DIR/<secret>/<key> (the chart mounts providerSecrets here)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> ControllerConfig:
@@ -113,6 +119,7 @@ def config_from(args: argparse.Namespace) -> ControllerConfig:
         metrics_listen=args.metrics_listen,
         identity=identity,
         notifications=load_notifications_config(args.notifications_config) if args.notifications_config else None,
+        provider_secrets_dir=args.provider_secrets_dir,
     )
 
 

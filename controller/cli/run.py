@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notifications-config", type=Path, metavar="FILE", help="notification targets, as the controller takes them"
     )
+    parser.add_argument(
+        "--provider-secrets-dir", type=Path, metavar="DIR", help="Secrets that metric sources name, as files DIR/<secret>/<key>"
+    )
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
@@ -74,7 +77,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         await check_reachable("--candidate", candidate, client)
     target = LocalTarget(rollout, stable, candidate, speed=args.speed, deadline_s=args.timeout,
                          report_dir=args.report, log_dir=args.report / "logs", router_listen=args.listen,
-                         notifications=notifications)
+                         notifications=notifications, provider_secrets_dir=args.provider_secrets_dir)
 
     async def start_replay(router_url: str, admin_url: str) -> StopTraffic | None:
         if requests is None:

@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -48,6 +49,7 @@ from controller.notify.delivery import Notifier, NotifierMetrics
 from controller.notify.sink import NotifyingEventSink
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric
+from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
 from controller.runtime.clock import WallClock
 from controller.runtime.driver import Ports
@@ -77,6 +79,8 @@ class ControllerConfig:
     watch_timeout_s: int = 300
     # Targets and what every rollout sends; None: only Events, no notifications.
     notifications: NotificationsConfig | None = None
+    # Where the chart mounts the Secrets metric sources name (`<dir>/<secret>/<key>`); None: none mounted.
+    provider_secrets_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -156,7 +160,8 @@ def build_wiring(
     predictions = PredictionsWatch(poller)
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
-    metrics_port = MetricRouter(router_source, PrometheusProvider(http), WebhookProvider(http))
+    prometheus = PrometheusProvider(http, SecretFiles(config.provider_secrets_dir))
+    metrics_port = MetricRouter(router_source, prometheus, WebhookProvider(http))
     events: EventSink = KubeEventSink(client, clock.now, config.identity)
     notifier = None
     if config.notifications is not None:

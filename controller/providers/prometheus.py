@@ -1,8 +1,18 @@
-"""Prometheus metric provider: PromQL instant queries per variant over the analysis window."""
+"""Prometheus metric provider: PromQL instant queries per variant over the analysis window.
+
+A source may carry a bearer token or basic auth and a CA bundle, each a Secret key mounted into
+the controller (see `SecretFiles`), or skip certificate checks. A source with its own TLS
+settings gets a client of its own for each query (a query every interval, so one handshake each
+is cheap), which also picks up a rotated CA bundle; plain sources share one pooled client.
+"""
 
 from __future__ import annotations
 
+import base64
 import math
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
@@ -12,6 +22,7 @@ from controller.analysis.observations import MetricObservation, VariantSample
 from controller.api.metrics import PrometheusSource
 from controller.api.resource import ModelRollout
 from controller.engine.inputs import MeasurementRequest
+from controller.providers.secrets import SecretFiles, SecretUnavailable
 
 __all__ = ["PrometheusProvider", "render_query", "ProviderFailure"]
 
@@ -43,8 +54,9 @@ def render_query(template: str, variant: str, window_s: float) -> str:
 class PrometheusProvider:
     """Measures `prometheus` metrics; one httpx client shared by every query."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, secrets: SecretFiles | None = None) -> None:
         self._client = client
+        self._secrets = secrets or SecretFiles(None)
 
     async def measure(self, rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> MetricObservation:
         metric = request.metric
@@ -73,9 +85,20 @@ class PrometheusProvider:
     async def _query(self, source: PrometheusSource, query: str) -> float | None:
         url = str(source.address).rstrip("/") + "/api/v1/query"
         try:
-            response = await self._client.get(url, params={"query": query}, timeout=source.timeout)
+            headers = self._headers(source)
+            async with self._client_for(source) as client:
+                response = await client.get(url, params={"query": query}, timeout=source.timeout, headers=headers)
+        except SecretUnavailable as exc:
+            raise ProviderFailure(f"prometheus at {source.address}: {exc}") from exc
+        except (ssl.SSLError, OSError) as exc:
+            raise ProviderFailure(f"prometheus at {source.address}: the CA bundle cannot be used: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ProviderFailure(f"prometheus at {source.address} unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise ProviderFailure(
+                f"prometheus at {source.address} refused the credentials (HTTP {response.status_code}): "
+                f"{'check the Secret keys of bearerToken or basicAuth' if _has_credentials(source) else 'set bearerToken or basicAuth'}"
+            )
         try:
             reply = _Reply.model_validate_json(response.content)
         except ValidationError as exc:
@@ -83,6 +106,31 @@ class PrometheusProvider:
         if reply.status != "success" or reply.data is None:
             raise ProviderFailure(f"prometheus rejected query {query!r}: {reply.error or response.status_code}")
         return _first_value(reply.data)
+
+
+    def _headers(self, source: PrometheusSource) -> dict[str, str]:
+        if source.bearer_token is not None:
+            return {"authorization": f"Bearer {self._secrets.read(source.bearer_token)}"}
+        if source.basic_auth is not None:
+            pair = f"{self._secrets.read(source.basic_auth.username)}:{self._secrets.read(source.basic_auth.password)}"
+            return {"authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        return {}
+
+    @asynccontextmanager
+    async def _client_for(self, source: PrometheusSource) -> AsyncIterator[httpx.AsyncClient]:
+        if source.ca is None and not source.insecure_skip_verify:
+            yield self._client
+            return
+        context = ssl.create_default_context(cafile=str(self._secrets.path(source.ca)) if source.ca else None)
+        if source.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        async with httpx.AsyncClient(verify=context) as client:
+            yield client
+
+
+def _has_credentials(source: PrometheusSource) -> bool:
+    return source.bearer_token is not None or source.basic_auth is not None
 
 
 def _first_value(data: _Data) -> float | None:

@@ -79,6 +79,13 @@ CASES: list[tuple[type[ApiModel], dict[str, Any]]] = [
     *((api.MaxIncrease, value) for value in subsets({"absolute": 0.1, "percent": 5})),
     *((api.StickyKey, value) for value in subsets({"header": "x-user", "cookie": "session"})),
     *(
+        (api.PrometheusSource, {"address": "https://prometheus:9090", "query": "up", **credentials})
+        for credentials in subsets({
+            "bearerToken": {"name": "prom", "key": "token"},
+            "basicAuth": {"username": {"name": "prom", "key": "user"}, "password": {"name": "prom", "key": "pass"}},
+        })
+    ),
+    *(
         (api.PredictionSpec, {**protocol, **path})
         for protocol in (
             {},
