@@ -18,6 +18,7 @@ from controller.analysis.policy import TallyOutcome, apply_result
 from controller.api.metrics import MetricSpec
 from controller.api.spec import ModelRolloutSpec
 from controller.api.status import EVIDENCE_LIMIT, AnalysisRecord, MetricTally, ModelRolloutStatus, PauseState, Verdict
+from controller.engine.confidence import windows_tested
 from controller.engine.endings import report_verdict, rollback
 from controller.engine.inputs import MeasurementRequest
 from controller.engine.plan import Context, Plan
@@ -153,7 +154,7 @@ def _judge(
     plan: Plan, ctx: Context, scope: str, metric: MetricSpec, observation: MetricObservation
 ) -> tuple[Plan, Judged]:
     status = plan.status
-    result = judge(metric, observation)
+    result = judge(metric, observation, windows_tested(ctx.spec, ctx.steps))
     tally, outcome = apply_result(metric, tally_for(status, metric, scope), result, ctx.now)
     tallies = [t for t in status.tallies if (t.metric, t.scope) != (metric.name, scope)] + [tally]
     record = _record(status, ctx, scope, metric, observation, result)

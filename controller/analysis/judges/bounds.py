@@ -1,12 +1,24 @@
-"""Absolute bounds: the candidate's value must lie within `min` and/or `max`."""
+"""Absolute bounds: the candidate's value must lie within `min` and/or `max`.
+
+A value beyond a bound fails, except a proportion the source counted (errors of requests,
+agreements of comparisons, correct of labelled), which fails only once the counts show its true
+rate beyond the bound: the exact binomial p-value of "the rate is within the bound" becomes
+anytime-valid evidence (`controller.analysis.sequential`) held against the rollout's share of
+1 - DEFAULT_CONFIDENCE. Until then the measurement is Inconclusive and the step measures again: a
+rate a few samples put past the bound by chance is not a failure, and one truly past it fails as
+its samples grow. A bound of 0 or 1 is certain to be crossed by the first event beyond it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.analysis.judges.evidence import is_rate, result, show
-from controller.analysis.judges.samples import point_value
-from controller.analysis.observations import AnalysisResult, MetricObservation
+from scipy import special
+
+from controller.analysis.judges.evidence import is_rate, result, show, show_p, significance_level
+from controller.analysis.judges.samples import events, point_value
+from controller.analysis.observations import AnalysisResult, MetricObservation, VariantSample
+from controller.analysis.sequential import one_sided_evidence, z_of
 from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
@@ -43,7 +55,7 @@ def describe_bounds(metric: MetricSpec, rate: bool) -> str:
     return f"max {show(metric.max_, rate)}"
 
 
-def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
+def judge(metric: MetricSpec, observation: MetricObservation, tests: int = 1) -> AnalysisResult:
     rate = is_rate(metric, observation.candidate)
     value = point_value(observation.candidate, "candidate")
     stable_value = point_value(observation.stable, "stable")
@@ -57,6 +69,9 @@ def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
         side = "below" if check.bound == "min" else "above"
         verdict = Verdict.FAILED
         reason = f"{metric.name} {show(value, rate)} is {side} {check.bound} {show(check.threshold, rate)}"
+        doubt = _doubt(check, observation.candidate, value, tests)
+        if doubt is not None:
+            verdict, reason = doubt[0], f"{reason}{doubt[1]}"
     return result(
         verdict,
         reason,
@@ -67,3 +82,19 @@ def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
         statistic_value=value,
         threshold=check.threshold,
     )
+
+
+def _doubt(check: BoundCheck, sample: VariantSample | None, value: float, tests: int) -> tuple[Verdict, str] | None:
+    """For a counted proportion past its bound: Failed once beyond doubt, else Inconclusive; None for other values."""
+    counted = events(sample, "candidate") if sample is not None and sample.counted else None
+    if counted is None or counted[1] == 0 or value != counted[0] / counted[1]:
+        return None
+    hits, count = counted
+    # P(at least `hits` of `count`) at a rate on the max, P(at most `hits`) on the min: exact binomial tails.
+    bound = check.threshold
+    within = special.bdtrc(hits - 1, count, bound) if check.bound == "max" else special.bdtr(hits, count, bound)
+    alpha = significance_level(None, tests)
+    p_value = one_sided_evidence(z_of(float(within)), count, alpha).p_value
+    if p_value < alpha:
+        return Verdict.FAILED, f" (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
+    return Verdict.INCONCLUSIVE, f" on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"

@@ -10,9 +10,14 @@ is raised by EPSILON = 1e-4 and the shares renormalised before the sum: an empty
 a bounded amount that still grows with the share it holds on the other side. The usual bands
 read PSI below 0.1 as stable, 0.1 to 0.25 as a moderate shift and above 0.25 as significant.
 
-With `min`/`max` the PSI is held against the bounds. With `compare` a test of "same
-distribution" decides, failing when p < 1 - confidence and the PSI exceeds
-`compare.tolerance`, with the test chosen by sample size:
+With `min`/`max` the PSI is held against the bounds; a PSI above `max` fails only once the
+test below finds the distributions different beyond chance (at the rollout's share of
+1 - DEFAULT_CONFIDENCE), and is Inconclusive until then: PSI over 20 bins of two samples of a few
+hundred predictions from one distribution reads about 0.1 to 0.2 by chance alone. With `compare` a test of "same
+distribution" decides, failing when its anytime p-value is below the rollout's share of
+1 - confidence (see `statistical`: the look's p-value read as a chi-squared statistic on the
+table's degrees of freedom becomes anytime-valid evidence over the effective samples) and the
+PSI exceeds `compare.tolerance`, with the test chosen by sample size:
 
 - numeric, every expected bin count >= 5 (Cochran's rule): chi-squared on the 2 x bins table;
 - numeric, smaller samples: two-sample Kolmogorov-Smirnov on the rebuilt samples, whose exact
@@ -27,13 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special, stats
 from scipy.stats.contingency import expected_freq
 
 from controller.analysis.judges.bounds import check_bounds
 from controller.analysis.judges.evidence import result, show_p, significance_level
 from controller.analysis.judges.samples import UnusableObservation, reconstruct
 from controller.analysis.observations import AnalysisResult, BinCounts, MetricObservation, VariantSample
+from controller.analysis.sequential import effective_samples, spread_evidence
 from controller.api.metrics import Comparison, MetricSpec
 from controller.api.status import Verdict
 
@@ -60,7 +66,10 @@ def population_stability_index(candidate: Counts, stable: Counts) -> float:
     """PSI of two count vectors over the same bins, with each share raised by EPSILON."""
     candidate_shares = candidate / candidate.sum() + EPSILON
     stable_shares = stable / stable.sum() + EPSILON
-    return float(stats.entropy(candidate_shares, stable_shares) + stats.entropy(stable_shares, candidate_shares))
+    candidate_shares /= candidate_shares.sum()
+    stable_shares /= stable_shares.sum()
+    # KL(c || s) + KL(s || c) in one sum; the judge runs at every look, so no scipy call overhead.
+    return float(np.sum((candidate_shares - stable_shares) * np.log(candidate_shares / stable_shares)))
 
 
 def psi_band(psi: float) -> str:
@@ -71,7 +80,7 @@ def psi_band(psi: float) -> str:
     return f"significant shift, > {SIGNIFICANT_SHIFT:g}"
 
 
-def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
+def judge(metric: MetricSpec, observation: MetricObservation, tests: int = 1) -> AnalysisResult:
     if metric.compare is None and metric.min_ is None and metric.max_ is None:
         reason = f"{metric.name} measures prediction drift, which only min/max on PSI or compare can judge"
         return result(Verdict.ERROR, reason, observation)
@@ -80,8 +89,8 @@ def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
         return result(Verdict.INCONCLUSIVE, f"{metric.name}: {paired}", observation)
     psi = population_stability_index(paired.candidate, paired.stable)
     if metric.compare is not None:
-        return _tested(metric, metric.compare, observation, paired, psi)
-    return _bounded(metric, observation, psi)
+        return _tested(metric, metric.compare, observation, paired, psi, tests)
+    return _bounded(metric, observation, paired, psi, tests)
 
 
 def _pair(candidate: VariantSample | None, stable: VariantSample | None) -> _Paired | str:
@@ -120,11 +129,17 @@ def _pair_categories(candidate: dict[str, int], stable: dict[str, int]) -> _Pair
     return _Paired(candidate_counts, stable_counts, edges=None)
 
 
-def _bounded(metric: MetricSpec, observation: MetricObservation, psi: float) -> AnalysisResult:
+def _bounded(metric: MetricSpec, observation: MetricObservation, paired: _Paired, psi: float, tests: int) -> AnalysisResult:
     check = check_bounds(metric, psi)
     verdict = Verdict.PASSED if check.passed else Verdict.FAILED
     side = "within" if check.passed else ("below" if check.bound == "min" else "above")
     reason = f"{metric.name} PSI {psi:.3g} ({psi_band(psi)}) is {side} {check.bound} {check.threshold:g}"
+    if not check.passed and check.bound == "max":
+        alpha = significance_level(None, tests)
+        name, p_value = _anytime_difference(paired, alpha)
+        if p_value >= alpha:
+            verdict = Verdict.INCONCLUSIVE
+            reason += f", not yet beyond chance ({name} anytime p={show_p(p_value)} >= {show_p(alpha)})"
     return result(
         verdict,
         reason,
@@ -136,35 +151,52 @@ def _bounded(metric: MetricSpec, observation: MetricObservation, psi: float) -> 
     )
 
 
+def _anytime_difference(paired: _Paired, alpha: float) -> tuple[str, float]:
+    """(test name, anytime p-value) of "both variants predict from the same distribution"."""
+    name, look_p, degrees = _same_distribution_test(paired)
+    samples = effective_samples(int(paired.candidate.sum()), int(paired.stable.sum()))
+    return name, spread_evidence(_chi_square_of(look_p, degrees), degrees, samples, alpha).p_value
+
+
 def _tested(
-    metric: MetricSpec, comparison: Comparison, observation: MetricObservation, paired: _Paired, psi: float
+    metric: MetricSpec, comparison: Comparison, observation: MetricObservation, paired: _Paired, psi: float, tests: int
 ) -> AnalysisResult:
-    name, p_value = _same_distribution_test(paired)
-    alpha = significance_level(comparison)
+    alpha = significance_level(comparison, tests)
+    name, look_p, _ = _same_distribution_test(paired)
+    _, p_value = _anytime_difference(paired, alpha)
     significant = bool(p_value < alpha)
     failed = significant and psi > comparison.tolerance
     head = f"{metric.name} PSI {psi:.3g} ({psi_band(psi)})"
+    look = f"{name} p={show_p(look_p)} at this look"
     if failed:
-        reason = f"{head}: distributions differ at p={show_p(p_value)} < {show_p(alpha)}"
+        reason = f"{head}: distributions differ at anytime p={show_p(p_value)} < {show_p(alpha)} ({look})"
     elif significant:
-        reason = f"{head}: differ at p={show_p(p_value)} but PSI is not above the tolerance {comparison.tolerance:g}"
+        reason = f"{head}: differ at anytime p={show_p(p_value)} but PSI is not above the tolerance {comparison.tolerance:g}"
     else:
-        reason = f"{head}: no significant difference (p={show_p(p_value)} >= {show_p(alpha)})"
+        reason = f"{head}: no significant difference (anytime p={show_p(p_value)} >= {show_p(alpha)}; {look})"
     verdict = Verdict.FAILED if failed else Verdict.PASSED
     return result(
         verdict, reason, observation, candidate_value=psi, statistic=name, statistic_value=p_value, threshold=alpha
     )
 
 
-def _same_distribution_test(paired: _Paired) -> tuple[str, float]:
-    """(test name, p-value) of "both variants predict from the same distribution"."""
+def _same_distribution_test(paired: _Paired) -> tuple[str, float, int]:
+    """(test name, p-value, degrees of freedom) of "both variants predict from the same distribution"."""
     table = np.vstack([paired.candidate, paired.stable])
     table = table[:, table.sum(axis=0) > 0]
+    degrees = max(table.shape[1] - 1, 1)
     small = table.shape[1] > 1 and bool(expected_freq(table).min() < _MIN_EXPECTED)
     if small and paired.edges is not None:
         candidate = reconstruct(paired.edges, paired.candidate)
         stable = reconstruct(paired.edges, paired.stable)
-        return "ks", float(stats.ks_2samp(candidate, stable).pvalue)
+        return "ks", float(stats.ks_2samp(candidate, stable).pvalue), 1
     if small and table.shape[1] == 2:
-        return "fisher", float(stats.fisher_exact(table).pvalue)
-    return "chi2", float(stats.chi2_contingency(table).pvalue)
+        return "fisher", float(stats.fisher_exact(table).pvalue), 1
+    return "chi2", float(stats.chi2_contingency(table).pvalue), degrees
+
+
+def _chi_square_of(p_value: float, degrees: int) -> float:
+    """The chi-squared statistic on `degrees` whose upper tail is `p_value` (a NaN p-value: no evidence)."""
+    if not p_value == p_value:
+        return 0.0
+    return float(special.chdtri(degrees, min(max(p_value, 1e-300), 1.0)))

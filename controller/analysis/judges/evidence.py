@@ -7,7 +7,11 @@ from controller.analysis.observations import AnalysisResult, MetricObservation, 
 from controller.api.metrics import Comparison, MetricSpec, RouterMetric
 from controller.api.status import Verdict
 
-__all__ = ["RATE_METRICS", "is_rate", "result", "show", "show_delta", "show_p", "significance_level"]
+__all__ = ["DEFAULT_CONFIDENCE", "RATE_METRICS", "is_rate", "result", "show", "show_delta", "show_p", "significance_level"]
+
+# The confidence of a bound on a counted rate or on PSI, which have no field for one, for the rollout as a
+# whole (a comparison's `confidence` defaults to it too): every look at every tested metric together.
+DEFAULT_CONFIDENCE = 0.95
 
 # Router metrics that are shares of requests: shown as percentages.
 RATE_METRICS = frozenset(
@@ -22,9 +26,14 @@ def is_rate(metric: MetricSpec, sample: VariantSample | None = None) -> bool:
     return metric.router is not None and metric.router.metric in RATE_METRICS
 
 
-def significance_level(comparison: Comparison) -> float:
-    """1 - confidence, rounded so 0.95 gives 0.05 and not 0.050000000000000044."""
-    return round(1 - comparison.confidence, 12)
+def significance_level(comparison: Comparison | None, tests: int = 1) -> float:
+    """One test's share of 1 - confidence when the rollout runs `tests` of them (Bonferroni).
+
+    Rounded so 0.95 gives 0.05 and not 0.050000000000000044. Without a comparison (a bound on a
+    counted proportion) the confidence is DEFAULT_CONFIDENCE.
+    """
+    confidence = DEFAULT_CONFIDENCE if comparison is None else comparison.confidence
+    return round((1 - confidence) / max(tests, 1), 12)
 
 
 def show(value: float | None, rate: bool) -> str:

@@ -18,7 +18,8 @@ from controller.api.status import Verdict
 __all__ = ["judge"]
 
 
-def judge(metric: MetricSpec, observation: MetricObservation) -> AnalysisResult:
+def judge(metric: MetricSpec, observation: MetricObservation, tests: int = 1) -> AnalysisResult:
+    """`tests` is unused: a point value against a limit is not a test of the candidate's samples."""
     limit = metric.max_increase
     if limit is None:
         raise ValueError(f"metric {metric.name!r} has no maxIncrease; expected it for a relative judgement")

@@ -20,14 +20,39 @@ def test_above_max_fails_with_the_numbers(metric: MetricFactory, observe: Observ
     assert result.verdict is Verdict.FAILED
     assert result.candidate_value == pytest.approx(41 / 1000)
     assert (result.statistic, result.statistic_value, result.threshold) == ("max", 41 / 1000, 0.02)
-    assert result.reason == "m 4.1% is above max 2%"
+    assert result.reason.startswith("m 4.1% is above max 2% (anytime p=")
+    assert result.reason.endswith("< 0.05 over 1000 samples)")
 
 
 def test_below_min_fails(metric: MetricFactory, observe: ObservationFactory) -> None:
-    result = judge(metric(router="accuracy", min=0.9), observe(candidate=VariantSample(count=200, successes=170)))
+    result = judge(metric(router="accuracy", min=0.9), observe(candidate=VariantSample(count=200, successes=150)))
     assert result.verdict is Verdict.FAILED
     assert (result.statistic, result.threshold) == ("min", 0.9)
-    assert result.reason == "m 85% is below min 90%"
+    assert result.reason.startswith("m 75% is below min 90% (anytime p=")
+
+
+def test_a_counted_rate_past_its_bound_by_chance_is_measured_again(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    """170 right of 200 is 85%, but a true 90% gives that often enough that it is no proof: Inconclusive."""
+    result = judge(metric(router="accuracy", min=0.9), observe(candidate=VariantSample(count=200, successes=170)))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.reason.startswith("m 85% is below min 90% on 200 samples, not yet beyond chance (anytime p=")
+    more = judge(metric(router="accuracy", min=0.9), observe(candidate=VariantSample(count=2000, successes=1700)))
+    assert more.verdict is Verdict.FAILED
+
+
+def test_a_bound_of_zero_fails_on_the_first_event(metric: MetricFactory, observe: ObservationFactory) -> None:
+    result = judge(metric(max=0.0), observe(candidate=VariantSample(count=10, successes=1)))
+    assert result.verdict is Verdict.FAILED
+
+
+def test_a_value_without_counts_is_held_against_the_bound_as_read(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    result = judge(metric(max=0.02), observe(candidate=VariantSample(count=60, value=0.0333)))
+    assert result.verdict is Verdict.FAILED
+    assert result.reason == "m 3.33% is above max 2%"
 
 
 def test_value_given_by_the_source_wins_over_counts(metric: MetricFactory, observe: ObservationFactory) -> None:

@@ -12,6 +12,7 @@ from scipy import stats
 from controller.analysis.judge import judge
 from controller.analysis.judges.drift import population_stability_index
 from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.analysis.sequential import effective_samples, spread_evidence
 from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
@@ -63,23 +64,31 @@ def test_an_empty_bin_costs_a_bounded_amount() -> None:
 @pytest.mark.parametrize(
     ("stable", "verdict", "band"),
     [
-        ([48, 52], Verdict.PASSED, "(stable, < 0.1)"),
-        ([30, 70], Verdict.PASSED, "(moderate shift, 0.1-0.25)"),
-        ([25, 75], Verdict.FAILED, "(significant shift, > 0.25)"),
+        ([480, 520], Verdict.PASSED, "(stable, < 0.1)"),
+        ([300, 700], Verdict.PASSED, "(moderate shift, 0.1-0.25)"),
+        ([250, 750], Verdict.FAILED, "(significant shift, > 0.25)"),
     ],
 )
 def test_psi_against_max_names_the_band(
     metric: MetricFactory, observe: ObservationFactory, stable: list[int], verdict: Verdict, band: str
 ) -> None:
     result = judge(
-        metric(router="predictionDrift", max=0.25), _numeric(observe, [50, 50], stable, edges=[0.0, 0.5, 1.0])
+        metric(router="predictionDrift", max=0.25), _numeric(observe, [500, 500], stable, edges=[0.0, 0.5, 1.0])
     )
-    psi = _psi_by_hand([50, 50], stable)
+    psi = _psi_by_hand([500, 500], stable)
     assert result.verdict is verdict
     assert (result.statistic, result.threshold) == ("psi", 0.25)
     assert result.statistic_value == pytest.approx(psi)
     assert result.candidate_value == pytest.approx(psi)
     assert band in result.reason
+
+
+def test_psi_above_max_on_few_predictions_is_measured_again(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """PSI 0.27 of 100 predictions a side could be chance: Inconclusive until the counts show a difference."""
+    observation = _numeric(observe, [50, 50], [25, 75], edges=[0.0, 0.5, 1.0])
+    result = judge(metric(router="predictionDrift", max=0.25), observation)
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert "is above max 0.25, not yet beyond chance (chi2 anytime p=" in result.reason
 
 
 def test_categories_missing_on_one_side_count_as_empty(metric: MetricFactory, observe: ObservationFactory) -> None:
@@ -89,44 +98,56 @@ def test_categories_missing_on_one_side_count_as_empty(metric: MetricFactory, ob
     assert result.statistic_value == pytest.approx(_psi_by_hand([0, 60, 40], [5, 50, 45]))
 
 
+def _anytime(look_p: float, degrees: int, candidate: int, stable: int, alpha: float = 0.05) -> float:
+    chi_square = stats.chi2.isf(look_p, degrees)
+    return spread_evidence(chi_square, degrees, effective_samples(candidate, stable), alpha).p_value
+
+
 def test_large_numeric_samples_use_chi_squared_on_bins(metric: MetricFactory, observe: ObservationFactory) -> None:
-    candidate, stable = [500, 300, 200], [450, 350, 200]
+    candidate, stable = [5000, 3000, 2000], [4500, 3500, 2000]
     result = judge(metric(router="predictionDrift", compare={"confidence": 0.95}), _numeric(observe, candidate, stable))
-    expected = stats.chi2_contingency(np.array([candidate, stable])).pvalue
+    look = stats.chi2_contingency(np.array([candidate, stable])).pvalue
     assert result.statistic == "chi2"
-    assert result.statistic_value == pytest.approx(expected)
+    assert result.statistic_value == pytest.approx(_anytime(look, 2, 10000, 10000))
     assert result.threshold == pytest.approx(0.05)
     assert result.verdict is Verdict.FAILED
-    lenient = judge(
-        metric(router="predictionDrift", compare={"confidence": 0.99}), _numeric(observe, candidate, stable)
-    )
-    assert lenient.verdict is Verdict.PASSED
-    assert "no significant difference" in lenient.reason
+    assert f"chi2 p={look:.2g} at this look" in result.reason
+
+
+def test_one_looks_significant_drift_is_not_enough(metric: MetricFactory, observe: ObservationFactory) -> None:
+    candidate, stable = [500, 300, 200], [450, 350, 200]
+    look = stats.chi2_contingency(np.array([candidate, stable])).pvalue
+    result = judge(metric(router="predictionDrift", compare={}), _numeric(observe, candidate, stable))
+    assert look < 0.05
+    assert result.verdict is Verdict.PASSED
+    assert "no significant difference" in result.reason
 
 
 def test_small_numeric_samples_use_kolmogorov_smirnov(metric: MetricFactory, observe: ObservationFactory) -> None:
     candidate, stable = [6, 2, 0], [0, 2, 6]
     result = judge(metric(router="predictionDrift", compare={}, minSamples=5), _numeric(observe, candidate, stable))
-    expected = stats.ks_2samp(np.repeat(POINTS, candidate), np.repeat(POINTS, stable)).pvalue
+    look = stats.ks_2samp(np.repeat(POINTS, candidate), np.repeat(POINTS, stable)).pvalue
     assert result.statistic == "ks"
-    assert result.statistic_value == pytest.approx(expected)
-    assert result.verdict is Verdict.FAILED
-    assert "distributions differ at p=" in result.reason
+    assert result.statistic_value == pytest.approx(_anytime(look, 1, 8, 8))
+    assert f"ks p={look:.2g} at this look" in result.reason
+    # Eight predictions a side cannot carry evidence that holds at every look.
+    assert result.verdict is Verdict.PASSED
 
 
 def test_categorical_predictions_use_chi_squared(metric: MetricFactory, observe: ObservationFactory) -> None:
     candidate, stable = {"cat": 500, "dog": 300}, {"cat": 300, "dog": 500, "bird": 10}
     result = judge(metric(router="predictionDrift", compare={}), _categorical(observe, candidate, stable))
-    expected = stats.chi2_contingency(np.array([[0, 500, 300], [10, 300, 500]])).pvalue
+    look = stats.chi2_contingency(np.array([[0, 500, 300], [10, 300, 500]])).pvalue
     assert (result.statistic, result.verdict) == ("chi2", Verdict.FAILED)
-    assert result.statistic_value == pytest.approx(expected)
+    assert result.statistic_value == pytest.approx(_anytime(look, 2, 800, 810))
 
 
 def test_two_sparse_categories_use_fishers_exact_test(metric: MetricFactory, observe: ObservationFactory) -> None:
     candidate, stable = {"yes": 3, "no": 1}, {"yes": 1, "no": 3}
     result = judge(metric(router="predictionDrift", compare={}, minSamples=4), _categorical(observe, candidate, stable))
+    look = stats.fisher_exact([[1, 3], [3, 1]]).pvalue
     assert result.statistic == "fisher"
-    assert result.statistic_value == pytest.approx(stats.fisher_exact([[1, 3], [3, 1]]).pvalue)
+    assert f"fisher p={look:.2g} at this look" in result.reason
     assert result.verdict is Verdict.PASSED
 
 

@@ -1,4 +1,8 @@
-"""compare: Fisher's exact test on proportions, Mann-Whitney U on histograms, with an effect-size guard."""
+"""compare: Fisher's exact test on proportions, Mann-Whitney U on histograms, with an effect-size guard.
+
+A look's p-value is read as anytime-valid evidence over the comparison's effective samples: the
+judge reports that anytime p-value and names the look's own in its reason.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from scipy import stats
 
 from controller.analysis.judge import judge
 from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
+from controller.analysis.sequential import effective_samples, one_sided_evidence, z_of
 from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
 
@@ -19,6 +24,10 @@ ObservationFactory = Callable[..., MetricObservation]
 EDGES = [0.0, 10.0, 20.0, 50.0, 100.0, float("inf")]
 # Bin midpoints, and the finite edge of the open last bin, written out by hand.
 POINTS = np.array([5.0, 15.0, 35.0, 75.0, 100.0])
+
+
+def _anytime(look_p: float, candidate: int, stable: int, alpha: float = 0.05) -> float:
+    return one_sided_evidence(z_of(look_p), effective_samples(candidate, stable), alpha).p_value
 
 
 def _rates(observe: ObservationFactory, candidate: tuple[int, int], stable: tuple[int, int]) -> MetricObservation:
@@ -37,29 +46,47 @@ def _histograms(observe: ObservationFactory, candidate: list[int], stable: list[
 
 def test_higher_error_rate_fails_with_fishers_p_value(metric: MetricFactory, observe: ObservationFactory) -> None:
     result = judge(metric(compare={"confidence": 0.95}), _rates(observe, (41, 1000), (9, 1000)))
-    expected = stats.fisher_exact([[41, 959], [9, 991]], alternative="greater").pvalue
+    look = stats.fisher_exact([[41, 959], [9, 991]], alternative="greater").pvalue
+    anytime = _anytime(look, 1000, 1000)
     assert result.verdict is Verdict.FAILED
     assert result.statistic == "fisher"
-    assert result.statistic_value == pytest.approx(expected)
+    assert look < anytime == pytest.approx(result.statistic_value)
     assert result.threshold == pytest.approx(0.05)
     assert (result.candidate_value, result.stable_value) == (0.041, 0.009)
-    assert result.reason == f"m 4.1% vs stable 0.9%: worse at p={expected:.2g} < 0.05"
+    assert result.reason == f"m 4.1% vs stable 0.9%: worse at anytime p={anytime:.2g} < 0.05 (fisher p={look:.2g} at this look)"
 
 
 def test_noise_in_a_small_canary_passes(metric: MetricFactory, observe: ObservationFactory) -> None:
     result = judge(metric(compare={}), _rates(observe, (2, 40), (10, 400)))
-    expected = stats.fisher_exact([[2, 38], [10, 390]], alternative="greater").pvalue
+    look = stats.fisher_exact([[2, 38], [10, 390]], alternative="greater").pvalue
     assert result.verdict is Verdict.PASSED
-    assert result.statistic_value == pytest.approx(expected)
+    assert result.statistic_value == pytest.approx(_anytime(look, 40, 400))
     assert "not significantly worse" in result.reason
+
+
+def test_one_looks_significance_is_not_enough(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """p < 0.05 at one look of a window that is looked at again and again is what peeking finds by chance."""
+    observation = _rates(observe, (30, 1000), (15, 1000))
+    look = stats.fisher_exact([[30, 970], [15, 985]], alternative="greater").pvalue
+    result = judge(metric(compare={}), observation)
+    assert look < 0.05 <= _anytime(look, 1000, 1000)
+    assert result.verdict is Verdict.PASSED
+    assert f"fisher p={look:.2g} at this look" in result.reason
+
+
+def test_the_confidence_is_shared_over_the_rollouts_tests(metric: MetricFactory, observe: ObservationFactory) -> None:
+    observation = _rates(observe, (60, 1000), (25, 1000))
+    alone, shared = judge(metric(compare={}), observation), judge(metric(compare={}), observation, tests=50)
+    assert (alone.threshold, shared.threshold) == (pytest.approx(0.05), pytest.approx(0.001))
+    assert (alone.verdict, shared.verdict) == (Verdict.FAILED, Verdict.PASSED)
 
 
 def test_lower_is_worse_for_accuracy(metric: MetricFactory, observe: ObservationFactory) -> None:
     spec = metric(router="accuracy", compare={"worseIf": "lower", "confidence": 0.99})
     worse = judge(spec, _rates(observe, (850, 1000), (920, 1000)))
     assert worse.verdict is Verdict.FAILED
-    expected = stats.fisher_exact([[850, 150], [920, 80]], alternative="less").pvalue
-    assert worse.statistic_value == pytest.approx(expected)
+    look = stats.fisher_exact([[850, 150], [920, 80]], alternative="less").pvalue
+    assert worse.statistic_value == pytest.approx(_anytime(look, 1000, 1000, alpha=0.01))
     assert worse.threshold == pytest.approx(0.01)
     better = judge(spec, _rates(observe, (990, 1000), (920, 1000)))
     assert better.verdict is Verdict.PASSED
@@ -78,15 +105,40 @@ def test_significant_harm_within_tolerance_passes(metric: MetricFactory, observe
 def test_slower_latency_fails_with_mann_whitney_on_rebuilt_samples(
     metric: MetricFactory, observe: ObservationFactory
 ) -> None:
-    candidate, stable = [10, 20, 30, 30, 10], [20, 30, 30, 10, 10]
+    candidate, stable = [100, 200, 300, 300, 100], [200, 300, 300, 100, 100]
     result = judge(metric(router="latency", compare={}), _histograms(observe, candidate, stable))
-    expected = stats.mannwhitneyu(np.repeat(POINTS, candidate), np.repeat(POINTS, stable), alternative="greater")
+    look = stats.mannwhitneyu(np.repeat(POINTS, candidate), np.repeat(POINTS, stable), alternative="greater").pvalue
     assert result.verdict is Verdict.FAILED
     assert result.statistic == "mannwhitneyu"
-    assert result.statistic_value == pytest.approx(expected.pvalue)
+    assert result.statistic_value == pytest.approx(_anytime(look, 1000, 1000))
+    assert f"mannwhitneyu p={look:.2g} at this look" in result.reason
     assert result.candidate_value == pytest.approx(np.average(POINTS, weights=candidate))
     assert result.stable_value == pytest.approx(np.average(POINTS, weights=stable))
-    assert result.reason.startswith("m mean 46.5 vs stable 33.5: worse at p=")
+    assert result.reason.startswith("m mean 46.5 vs stable 33.5: worse at anytime p=")
+
+
+def test_mann_whitney_from_counts_matches_scipy_on_the_rebuilt_samples(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        candidate, stable = rng.integers(0, 40, 5).tolist(), rng.integers(0, 40, 5).tolist()
+        for worse_if, alternative in (("higher", "greater"), ("lower", "less")):
+            spec = metric(router="latency", compare={"worseIf": worse_if}, minSamples=0)
+            result = judge(spec, _histograms(observe, candidate, stable))
+            rebuilt = np.repeat(POINTS, candidate), np.repeat(POINTS, stable)
+            look = stats.mannwhitneyu(*rebuilt, alternative=alternative).pvalue
+            assert f"mannwhitneyu p={look:.2g} at this look" in result.reason
+
+
+def test_histograms_on_different_bins_are_an_error(metric: MetricFactory, observe: ObservationFactory) -> None:
+    observation = observe(
+        candidate=VariantSample(count=100, histogram=BinCounts(edges=[0.0, 1.0, 2.0], counts=[50, 50])),
+        stable=VariantSample(count=100, histogram=BinCounts(edges=[0.0, 1.5, 2.0], counts=[50, 50])),
+    )
+    result = judge(metric(router="latency", compare={}), observation)
+    assert result.verdict is Verdict.ERROR
+    assert "differ from stable's" in result.reason
 
 
 def test_faster_latency_passes(metric: MetricFactory, observe: ObservationFactory) -> None:

@@ -1,0 +1,26 @@
+"""How many statistical tests a rollout runs: the number its confidence is shared over.
+
+Every analysis step judges its metrics over a window of its own, and background analysis over
+a new window each time the split changes. Each tested metric (`controller.analysis.judge.is_tested`)
+in each window is one anytime-valid test, so a candidate no worse than stable fails one of them
+with a chance of at most the sum of their significance levels: splitting 1 - confidence evenly
+over them (Bonferroni) makes the configured confidence hold for the rollout as a whole. The count
+is an upper bound (a background window is counted for every traffic step), which errs safe.
+"""
+
+from __future__ import annotations
+
+from controller.analysis.judge import is_tested
+from controller.api.spec import ModelRolloutSpec
+from controller.strategies.steps import Analysis, SetMirror, SetWeight, Step
+
+__all__ = ["windows_tested"]
+
+
+def windows_tested(spec: ModelRolloutSpec, steps: tuple[Step, ...]) -> int:
+    """The tested metric windows of the whole rollout: each analysis step's, and background's per split."""
+    in_steps = sum(sum(1 for metric in step.metrics if is_tested(metric)) for step in steps if isinstance(step, Analysis))
+    if spec.analysis is None:
+        return max(in_steps, 1)
+    splits = max(sum(1 for step in steps if isinstance(step, (SetWeight, SetMirror))), 1)
+    return max(in_steps + splits * sum(1 for metric in spec.analysis.metrics if is_tested(metric)), 1)
