@@ -114,19 +114,25 @@ class SelfSignedKeeper:
             log.info("webhook serving certificate renewed, valid until %s", state.serving.expires_at.isoformat())
         self.state = state
 
-    async def publish(self, state: CertificateState | None = None) -> bool:
-        """Make sure the webhook configuration trusts this replica's CAs; False when the API server could not be told."""
+    async def publish(self, state: CertificateState | None = None, attempts: int = 3) -> bool:
+        """Make sure the webhook configuration trusts this replica's CAs; False when the API server could not be told.
+
+        Replicas starting together race for the same object: the loser's patch fails its test of
+        the version read, and reading again at once settles it.
+        """
         published = (state or self.state).published
-        try:
-            live = await self._client.get(MUTATING_WEBHOOK_CONFIGURATION, "", self._configuration)
-            operations = bundle_operations(live, published, self._now())
-            if operations:
-                await self._client.json_patch(MUTATING_WEBHOOK_CONFIGURATION, "", self._configuration, operations)
-                log.info("caBundle of MutatingWebhookConfiguration %s updated", self._configuration)
-        except KubeError as exc:
-            log.warning("could not keep the caBundle of MutatingWebhookConfiguration %s in step: %s", self._configuration, exc)
-            return False
-        return True
+        for attempt in range(1, attempts + 1):
+            try:
+                live = await self._client.get(MUTATING_WEBHOOK_CONFIGURATION, "", self._configuration)
+                operations = bundle_operations(live, published, self._now())
+                if operations:
+                    await self._client.json_patch(MUTATING_WEBHOOK_CONFIGURATION, "", self._configuration, operations)
+                    log.info("caBundle of MutatingWebhookConfiguration %s updated", self._configuration)
+                return True
+            except KubeError as exc:
+                if attempt == attempts:
+                    log.warning("could not keep the caBundle of MutatingWebhookConfiguration %s in step: %s", self._configuration, exc)
+        return False
 
 
 class MountedKeeper:

@@ -67,3 +67,21 @@ async def test_rotation_keeps_serving_without_a_failed_handshake(
                 failures.append(f"{type(exc).__name__}: {exc}")
             handshakes += 1
     assert failures == [], f"{len(failures)} of {handshakes} handshakes failed: {failures[:3]}"
+
+
+async def test_replicas_starting_together_are_each_trusted_through_the_one_bundle(
+    admin: k8s.ApiClient, kube: KubeClient, real_namespace: str, configuration_name: str
+) -> None:
+    """Two controller replicas, two CAs in memory, one caBundle: the API server may call either."""
+    registration = k8s.AdmissionregistrationV1Api(admin)
+    registration.create_mutating_webhook_configuration(webhook_configuration(configuration_name, real_namespace, "https://127.0.0.1:1/x"))
+    config = WebhookConfig(listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration_name)
+    replicas = [WebhookServer(kube, config) for _ in range(2)]
+    try:
+        await asyncio.gather(*(replica.start() for replica in replicas))  # both read, both patch: one patch's test fails
+        verify = trusting(published_bundle(admin, configuration_name))
+        served = [x509.load_der_x509_certificate(await _handshake(replica, verify)) for replica in replicas]
+    finally:
+        for replica in replicas:
+            await replica.stop()
+    assert served[0].issuer != served[1].issuer, "each replica signs with a CA of its own"
