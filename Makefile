@@ -20,7 +20,7 @@ KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
 endif
 endif
 
-.PHONY: demo test test-unit test-integration crd reference bench bench-router bench-controller bench-soak lint e2e-kind clean
+.PHONY: demo test test-unit test-integration crd reference bench bench-router bench-controller bench-soak bench-decisions lint e2e-kind clean
 
 $(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,7 +82,11 @@ bench-controller: $(STAMP)
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak.py
 
-bench: bench-router bench-controller
+# False-rollback and missed-regression rates of every example through the engine, against fixed thresholds.
+bench-decisions: $(STAMP)
+	$(BIN)/python -m bench.decisions
+
+bench: bench-router bench-controller bench-decisions
 
 clean:
 	rm -rf $(VENV) modelrollout-report .pytest_cache .cache

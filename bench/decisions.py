@@ -234,18 +234,20 @@ def _tasks(examples: list[str], good_rollouts: int, bad_rollouts: int) -> tuple[
 def _print_table(results: dict[tuple[str, str, bool], dict[str, str]], examples: list[str], watched: dict[str, set[str]]) -> None:
     columns = ["example", "case", "wrong: this judge", "wrong: fixed thresholds", "undecided", "median samples", "median minutes"]
     print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * 7)
+    print("|" + "---|" * len(columns))
+    unwatched: dict[str, list[str]] = {}
     for example in examples:
         for case in cases():
             ours, reference = results.get((example, case.name, False)), results.get((example, case.name, True))
             if ours is None or reference is None:
-                print(f"| {example} | {case.name} | not watched | not watched | | | |")
+                unwatched.setdefault(example, []).append(case.name)
                 continue
-            undecided = f"{ours['undecided']} / {reference['undecided']}"
             print(
-                f"| {example} | {case.name} | {ours['rate']} | {reference['rate']} | {undecided} "
+                f"| {example} | {case.name} | {ours['rate']} | {reference['rate']} | {ours['undecided']} / {reference['undecided']} "
                 f"| {ours['samples']} / {reference['samples']} | {ours['minutes']} / {reference['minutes']} |"
             )
+    for example, names in unwatched.items():
+        print(f"\n{example} watches no metric of: {', '.join(names)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -263,8 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(max_workers=max(args.workers, 1)) as pool:
         for task, outcomes in pool.map(_run_task, ordered, chunksize=1):
             results[(task.example, task.case.name, task.reference)] = _summary(task.case, outcomes)
-    print("Wrong decisions: for a good candidate the false-rollback rate, for a bad one the missed-regression rate (promoted),")
-    print("with 95% Wilson intervals; undecided, samples and minutes: this judge / reference, medians with 95% intervals.")
+    print("Wrong: for a good candidate the false-rollback rate, for a bad one the missed-regression rate (promoted), with 95%")
+    print("Wilson intervals. Undecided, samples (the candidate's, to the decision) and minutes: this judge / the reference,")
+    print("medians with 95% intervals.")
     _print_table(results, args.examples, watched)
     rollouts = sum(t.rollouts for t in tasks)
     elapsed = time.perf_counter() - started
