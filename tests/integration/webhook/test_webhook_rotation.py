@@ -2,7 +2,8 @@
 
 Lifetimes are shrunk to seconds so several serving certificates and a CA switch happen within
 the test; the handshakes are real TLS on loopback, each one trusting exactly the caBundle the
-MutatingWebhookConfiguration held a moment before (what the API server would trust).
+MutatingWebhookConfiguration held a moment before (what the API server would trust). Also:
+replicas starting together, and cert-manager's mounted certificate renewed in place.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import asyncio
 import hashlib
 import ssl
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 from kubernetes import client as k8s
 
-from controller.kube.certificates import RotationPolicy
+from controller.kube.certificates import RotationPolicy, start
 from controller.kube.client import KubeClient
 from controller.kube.webhook_server import WebhookConfig, WebhookServer
+from controller.kube.webhook_tls import TLS_CERT, TLS_KEY
 from tests.integration.webhook.webhookkit import published_bundle, running_webhook, trusting, webhook_configuration
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -85,3 +88,20 @@ async def test_replicas_starting_together_are_each_trusted_through_the_one_bundl
         for replica in replicas:
             await replica.stop()
     assert served[0].issuer != served[1].issuer, "each replica signs with a CA of its own"
+
+
+async def test_with_cert_managers_files_a_renewed_certificate_is_served_once_written(kube: KubeClient, tmp_path: Path) -> None:
+    """cert-manager's Secret as the kubelet mounts it: tls.crt and tls.key, replaced in place on renewal."""
+    before, after = (start(["127.0.0.1"], datetime.now(UTC), RotationPolicy()) for _ in range(2))
+    (tmp_path / TLS_CERT).write_bytes(before.serving.cert_pem)
+    (tmp_path / TLS_KEY).write_bytes(before.serving.key_pem)
+    config = WebhookConfig(listen=("127.0.0.1", 0), cert_dir=tmp_path, refresh_every_s=0.1)
+    both = trusting(before.authority.pem + after.authority.pem)
+    async with running_webhook(kube, config) as server:
+        assert x509.load_der_x509_certificate(await _handshake(server, both)).issuer == before.authority.cert.subject
+        (tmp_path / TLS_CERT).write_bytes(after.serving.cert_pem)  # for a moment the key does not match: not loaded
+        (tmp_path / TLS_KEY).write_bytes(after.serving.key_pem)
+        deadline = time.monotonic() + 30
+        while x509.load_der_x509_certificate(await _handshake(server, both)).issuer != after.authority.cert.subject:
+            assert time.monotonic() < deadline, "the renewed certificate was never served"
+            await asyncio.sleep(0.05)
