@@ -37,9 +37,14 @@ def test_each_analysis_step_counts_its_tested_metrics() -> None:
 
 def test_background_metrics_count_once_per_split() -> None:
     steps = [{"setWeight": 10}, {"pause": {"duration": "1m"}}, {"setWeight": 50}, {"pause": {"duration": "1m"}}]
-    background = {"interval": "1m", "metrics": [ERRORS, LATENCY_P99]}
-    # Every traffic step may start a window, the last one included: an upper bound errs safe.
-    assert _count({"canary": {"steps": [*steps, {"setWeight": 100}]}}, background) == 3
+    background = {"interval": "1m", "metrics": [ERRORS, LATENCY_P99, DRIFT]}
+    # Windows at 10% and 50%; at 100% the rollout is over, so no window there.
+    assert _count({"canary": {"steps": [*steps, {"setWeight": 100}]}}, background) == 4
+
+
+def test_a_split_without_the_candidate_starts_no_background_window() -> None:
+    steps = [{"setMirror": 50}, {"pause": {"duration": "1m"}}, {"setMirror": 0}, {"setWeight": 20}, {"pause": {"duration": "1m"}}]
+    assert _count({"canary": {"steps": [*steps, {"setWeight": 100}]}}, {"interval": "1m", "metrics": [ERRORS]}) == 2
 
 
 def test_a_rollout_without_tests_counts_one() -> None:
