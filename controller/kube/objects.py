@@ -164,7 +164,14 @@ def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port:
         "ports": [{"name": ADMIN_PORT_NAME, "containerPort": admin_port}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": ADMIN_PORT_NAME}, "periodSeconds": 2},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME}, "periodSeconds": 10},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+        # The restricted Pod Security Standard, so a sidecar never makes a compliant caller Pod non-compliant.
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     if spec.resources:
         container["resources"] = quantities_as_strings(spec.resources)

@@ -134,3 +134,42 @@ async def test_pods_created_through_the_api_server_come_back_injected_or_unchang
     ]  # fmt: skip
     assert [a for a in asked if a[2] in (401, 403)] == [], "install.yaml's roles let the webhook do all it did"
     assert ("patch", "mutatingwebhookconfigurations", 200) in asked, "it put its CA into the caBundle itself"
+
+
+def _restricted_caller(name: str) -> dict[str, Any]:
+    """A caller Pod that meets the restricted Pod Security Standard on its own."""
+    pod = pod_document(name, labels={INJECT_KEY: "demo"})
+    pod["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+    pod["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return pod
+
+
+async def test_in_a_restricted_namespace_an_injected_pod_still_meets_the_standard(
+    admin: k8s.ApiClient, controller_kube: KubeClient, real_namespace: str, chart_configuration: str
+) -> None:
+    """Pod Security admission judges the Pod after the webhook: the router must not be what it refuses."""
+    core = k8s.CoreV1Api(admin)
+    core.patch_namespace(real_namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
+    rollout = k8s.CustomObjectsApi(admin).create_namespaced_custom_object(
+        "modelrollout.io", "v1alpha1", real_namespace, "modelrollouts", rollout_document("demo", real_namespace)
+    )
+    core.create_namespaced_service_account(real_namespace, router_service_account(ModelRollout.model_validate(rollout)))
+    port = int(chart_configuration.rsplit(":", 1)[1].split("/")[0])
+    config = WebhookConfig(listen=("127.0.0.1", port), hosts=("127.0.0.1",), refresh_every_s=0.5)
+    async with running_webhook(controller_kube, config):
+        ready = partial(_called, admin, real_namespace, _restricted_caller("probe"))
+        await async_wait_until("the API server to call the webhook with its CA", ready)
+        created = await asyncio.to_thread(_create_pod, admin, real_namespace, _restricted_caller("caller"))
+    assert [c["name"] for c in created["spec"]["containers"]] == ["caller", SIDECAR_NAME]
+
+
+def _called(admin: k8s.ApiClient, namespace: str, pod: dict[str, Any]) -> bool:
+    """The webhook answered a dry run: the Pod came back injected, or Pod Security refused the injected Pod."""
+    try:
+        return _injected(_create_pod(admin, namespace, pod, dry_run=True))
+    except ApiException as exc:
+        if exc.status == 403 and "violates PodSecurity" in str(exc.body):
+            raise AssertionError(f"the injected Pod breaks the restricted standard: {exc.body}") from exc
+        if exc.status != 403:
+            raise
+        return False
