@@ -26,7 +26,9 @@ spec:
       readinessProbe: {httpGet: {path: /readyz, port: mr-admin}}
 ```
 and the caller sends its requests to `http://127.0.0.1:15080`. `sidecar_container` builds
-exactly this container.
+exactly this container; the sidecar injector (`webhook_inject`) adds it, the label and the
+account to Pods labelled `modelrollout.io/inject: <name>`, and `kubectl modelrollout sidecar`
+prints them for those who write Pods by hand.
 """
 
 from __future__ import annotations
