@@ -10,7 +10,7 @@ from controller.engine.actions import EmitEvent
 from controller.kube.events import event_name
 from controller.kube.manager import intent_changed, owner_key
 from controller.kube.reconciler import parse_rollout
-from tests.unit.kube.conftest import rollout_document
+from tests.unit.conftest import rollout_document
 
 RolloutFactory = Callable[..., ModelRollout]
 

@@ -1,4 +1,4 @@
-"""Shared builders for the Kubernetes adapter's unit tests; async tests run on asyncio through anyio."""
+"""Shared builders for the unit tests of the adapters (kube, routing); async tests run on asyncio through anyio."""
 
 from __future__ import annotations
 
