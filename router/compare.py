@@ -159,8 +159,8 @@ def compare(first: list[Scalar], second: list[Scalar], tolerance: float) -> Comp
     agreed = True
     widest: float | None = None
     for a, b in zip(first, second):
-        if _is_score_pair(a, b):
-            gap = abs(a - b)  # type: ignore[operator]
+        gap = _score_gap(a, b)
+        if gap is not None:
             widest = gap if widest is None or gap > widest else widest
             agreed = agreed and gap <= tolerance
         elif a != b or isinstance(a, bool) != isinstance(b, bool):
@@ -168,8 +168,8 @@ def compare(first: list[Scalar], second: list[Scalar], tolerance: float) -> Comp
     return Comparison(agreed, widest)
 
 
-def _is_score_pair(a: Scalar, b: Scalar) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return False
-    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
-    return numbers and (isinstance(a, float) or isinstance(b, float))
+def _score_gap(a: Scalar, b: Scalar) -> float | None:
+    """|a - b| for two numbers of which one is a float (scores); None for labels, booleans and two ints."""
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return None
+    return abs(a - b) if isinstance(a, float) or isinstance(b, float) else None

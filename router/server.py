@@ -21,7 +21,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 from urllib.parse import unquote
 
 import httptools
@@ -189,12 +189,14 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream server's protocol is always handed a Transport; asyncio types it as the base.
+        stream = cast(asyncio.Transport, transport)
         server = self._server
         if not server.budget.admit_connection():
-            transport.write(_TOO_MANY_CONNECTIONS)  # type: ignore[attr-defined]
-            transport.close()
+            stream.write(_TOO_MANY_CONNECTIONS)
+            stream.close()
             return
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = stream
         server.connections.add(self)
         self.quiet_since = self.loop.time()
 
@@ -275,7 +277,8 @@ class _Connection(asyncio.Protocol):
             self._too_large(request)
         elif not within_budget and request.exchange is not None:
             request.keep_alive = False
-            self._server.guard(request, lambda: request.exchange.overloaded("buffered_bytes"))  # type: ignore[union-attr]
+            exchange = request.exchange
+            self._server.guard(request, lambda: exchange.overloaded("buffered_bytes"))
 
     def on_message_complete(self) -> None:
         request = self._parsing
@@ -374,7 +377,8 @@ class _Connection(asyncio.Protocol):
         if parsing is not None and not parsing.complete:
             if parsing is self._current:
                 if parsing.exchange is not None and not parsing.answered:
-                    self._server.guard(parsing, lambda: parsing.exchange.malformed(message))  # type: ignore[union-attr]
+                    exchange = parsing.exchange
+                    self._server.guard(parsing, lambda: exchange.malformed(message))
                     return
             elif parsing in self._queue:
                 self._queue.remove(parsing)

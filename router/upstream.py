@@ -26,7 +26,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -90,9 +90,11 @@ class _Connection(asyncio.Protocol):
         self.deadline = deadline
         self._pool.busy(self)
         transport = self.transport
-        transport.write(payload)  # type: ignore[union-attr]
+        if transport is None:
+            raise RuntimeError("a request was started on an upstream connection that is not open")
+        transport.write(payload)
         # asyncio tries the send at once; a transport closing right after it means the send failed.
-        self._unsent = transport.is_closing()  # type: ignore[union-attr]
+        self._unsent = transport.is_closing()
 
     def stale(self, now: float) -> bool:
         """Unfit to carry a request: closed, or, after a quiet spell, the server's end of stream (or
@@ -119,7 +121,8 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream connection's protocol is always handed a Transport; asyncio types it as the base.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._answering = True
