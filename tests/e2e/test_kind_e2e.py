@@ -106,9 +106,9 @@ def template_with(manifest: dict[str, Any], model_image: str) -> dict[str, Any]:
 
 
 def start_traffic(cluster: Cluster, image: str) -> None:
-    script = (E2E_DIR / "traffic.py").read_text(encoding="utf-8")
+    script = (E2E_DIR / "load_clients.py").read_text(encoding="utf-8")
     cluster.core.create_namespaced_config_map(
-        cluster.namespace, {"metadata": {"name": "e2e-traffic"}, "data": {"traffic.py": script}}
+        cluster.namespace, {"metadata": {"name": "e2e-traffic"}, "data": {"load_clients.py": script}}
     )
     deployment = yaml.safe_load((E2E_DIR / "manifests" / "traffic.yaml").read_text(encoding="utf-8"))
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = image

@@ -95,5 +95,5 @@ def test_e2e_traffic_deployment_passes_the_kubernetes_schemas(kube_version: str)
 
 
 def test_e2e_traffic_script_starts_and_explains_itself() -> None:
-    done = run([sys.executable, str(E2E_DIR / "traffic.py"), "--help"])
+    done = run([sys.executable, str(E2E_DIR / "load_clients.py"), "--help"])
     assert done.returncode == 0 and "--target" in done.stdout
