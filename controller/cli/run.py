@@ -16,11 +16,11 @@ from rich.console import Console
 
 from controller.api.status import Verdict
 from controller.errors import ModelRolloutError, SpecError
-from controller.notify.config import NotificationsConfigError, load_notifications_config
 from controller.local.inputs import check_reachable, check_url, read_rollout
+from controller.local.loadgen import TrafficConfig, TrafficGenerator, TrafficRequest, read_replay_file
 from controller.local.runner import LocalTarget, StopTraffic, run_local
 from controller.local.session import SessionOutcome
-from controller.local.loadgen import TrafficConfig, TrafficGenerator, TrafficRequest, read_replay_file
+from controller.notify.config import NotificationsConfigError, load_notifications_config
 
 __all__ = ["add_arguments", "run", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "EXIT_INVALID"]
 
@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     traffic = parser.add_mutually_exclusive_group()
     traffic.add_argument("--traffic-from", type=Path, metavar="FILE", help="replay recorded requests (JSON lines)")
     traffic.add_argument("--no-traffic", action="store_true", help="send nothing; route live traffic sent to --listen")
-    parser.add_argument("--listen", type=_listen_address, default=None, metavar="HOST:PORT", help="router data port (default: a free loopback port)")
+    parser.add_argument(
+        "--listen", type=_listen_address, default=None, metavar="HOST:PORT", help="router data port (default: a free loopback port)"
+    )
     parser.add_argument("--rate", type=float, default=50.0, help="replay rate in requests per second (default 50)")
     parser.add_argument("--speed", type=float, default=1.0, help="run rollout timers this many times faster (default 1)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds of rollout time")
