@@ -15,6 +15,7 @@ from controller.kube.client import KubeClient, load_configuration
 from controller.kube.errors import KubeError
 from controller.kube.leader import LeaseConfig
 from controller.kube.manager import Controller
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE
 from controller.kube.webhook_server import DEFAULT_CONFIGURATION, WebhookConfig, WebhookServer
 from controller.kube.wiring import ControllerConfig, default_identity
 from controller.notify.config import load_notifications_config
@@ -66,6 +67,7 @@ def webhook_from(args: argparse.Namespace, identity: str) -> WebhookConfig | Non
         configuration=args.webhook_configuration,
         cert_dir=args.webhook_cert_dir,
         identity=identity,
+        router_image=args.router_image,
     )
 
 
@@ -81,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity", default=None, metavar="ID", help="this replica's name in the Lease (default: host name and pid)")
     parser.add_argument("--workers", type=_positive, default=4, metavar="N", help="rollouts reconciled at once (default 4)")
     add_webhook_arguments(parser)
+    parser.add_argument(
+        "--router-image", default=DEFAULT_ROUTER_IMAGE, metavar="IMAGE",
+        help=f"routers' image when a rollout sets no spec.router.image, managed or injected (default {DEFAULT_ROUTER_IMAGE})",
+    )  # fmt: skip
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--log-format", default="text", choices=["text", "json"], help="json: one JSON object a line, with the rollout's fields"
@@ -118,6 +124,7 @@ def config_from(args: argparse.Namespace) -> ControllerConfig:
         leader_election=lease,
         metrics_listen=args.metrics_listen,
         identity=identity,
+        router_image=args.router_image,
         notifications=load_notifications_config(args.notifications_config) if args.notifications_config else None,
         provider_secrets_dir=args.provider_secrets_dir,
     )

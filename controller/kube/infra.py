@@ -22,6 +22,7 @@ from controller.kube.client import (
     KubeClient,
 )
 from controller.kube.objects import (
+    DEFAULT_ROUTER_IMAGE,
     preview_name,
     preview_service,
     rollout_service,
@@ -64,9 +65,10 @@ class Stores:
 
 
 class RouterInfra:
-    def __init__(self, client: KubeClient, stores: Stores) -> None:
+    def __init__(self, client: KubeClient, stores: Stores, router_image: str = DEFAULT_ROUTER_IMAGE) -> None:
         self._client = client
         self._stores = stores
+        self._router_image = router_image  # for rollouts that set no spec.router.image
 
     def _wanted(self, rollout: ModelRollout) -> list[tuple[Kind, dict[str, Any]]]:
         status = rollout.status
@@ -78,7 +80,7 @@ class RouterInfra:
             (SERVICE, rollout_service(rollout, status.stable_revision)),
         ]
         if rollout.spec.router.mode == RouterMode.DEPLOYMENT:
-            objects.append((DEPLOYMENT, router_deployment(rollout)))
+            objects.append((DEPLOYMENT, router_deployment(rollout, self._router_image)))
         preview = status.candidate_revision or status.stable_revision
         if rollout.spec.strategy.blue_green is not None and preview is not None:
             objects.append((SERVICE, preview_service(rollout, preview)))

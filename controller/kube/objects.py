@@ -152,11 +152,11 @@ def router_configmap(rollout: ModelRollout, config_json: str) -> dict[str, Any]:
     }
 
 
-def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port: int) -> dict[str, Any]:
+def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port: int, default_image: str) -> dict[str, Any]:
     spec = rollout.spec.router
     container: dict[str, Any] = {
         "name": name,
-        "image": spec.image or DEFAULT_ROUTER_IMAGE,
+        "image": spec.image or default_image,
         "args": [
             "router",
             "--configmap", f"{rollout.namespace}/{router_name(rollout)}",
@@ -180,15 +180,18 @@ def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port:
     return container
 
 
-def sidecar_container(rollout: ModelRollout) -> dict[str, Any]:
-    """The router container users add to the pods that call the model (`spec.router.mode: sidecar`)."""
-    return _router_container(rollout, "modelrollout-router", f"127.0.0.1:{SIDECAR_DATA_PORT}", SIDECAR_ADMIN_PORT)
+def sidecar_container(rollout: ModelRollout, default_image: str = DEFAULT_ROUTER_IMAGE) -> dict[str, Any]:
+    """The router container users add to the pods that call the model (`spec.router.mode: sidecar`).
+
+    `default_image` is the controller's router image, for rollouts that set no `spec.router.image`.
+    """
+    return _router_container(rollout, "modelrollout-router", f"127.0.0.1:{SIDECAR_DATA_PORT}", SIDECAR_ADMIN_PORT, default_image)
 
 
-def router_deployment(rollout: ModelRollout) -> dict[str, Any]:
+def router_deployment(rollout: ModelRollout, default_image: str = DEFAULT_ROUTER_IMAGE) -> dict[str, Any]:
     spec = rollout.spec.router
     labels = {LABEL_ROUTER: rollout.name, LABEL_COMPONENT: "router"}
-    container = _router_container(rollout, "router", f"0.0.0.0:{ROUTER_DATA_PORT}", ROUTER_ADMIN_PORT)
+    container = _router_container(rollout, "router", f"0.0.0.0:{ROUTER_DATA_PORT}", ROUTER_ADMIN_PORT, default_image)
     container["ports"].insert(0, {"name": "data", "containerPort": ROUTER_DATA_PORT})
     return {
         "apiVersion": "apps/v1",

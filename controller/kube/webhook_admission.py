@@ -24,7 +24,7 @@ from controller.kube.client import EVENT, MODELROLLOUT, SUBJECT_ACCESS_REVIEW, K
 from controller.kube.errors import KubeError, NotFound
 from controller.kube.events import COMPONENT, KubeEventSink
 from controller.kube.leader import micro_time
-from controller.kube.objects import router_name
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE, router_name
 from controller.kube.webhook_inject import INJECT_KEY, Injection, inject, pod_patch, requested_rollout
 from controller.kube.webhook_review import AdmissionRequest, review_response
 
@@ -53,10 +53,11 @@ def _pod_label(pod: dict[str, Any], namespace: str) -> str:
 
 
 class PodInjector:
-    def __init__(self, client: KubeClient, now: Callable[[], datetime], instance: str) -> None:
+    def __init__(self, client: KubeClient, now: Callable[[], datetime], instance: str, router_image: str = DEFAULT_ROUTER_IMAGE) -> None:
         self._client = client
         self._now = now
         self._instance = instance
+        self._router_image = router_image
         self._rollout_events = KubeEventSink(client, now, instance)
 
     async def review(self, request: AdmissionRequest) -> dict[str, Any]:
@@ -68,7 +69,7 @@ class PodInjector:
         namespace = request.namespace or str((pod.get("metadata") or {}).get("namespace") or "default")
         try:
             rollout = await self._rollout(namespace, wanted)
-            injection = self._inject(pod, rollout)
+            injection = self._inject(pod, rollout, self._router_image)
         except _NotInjected as refusal:
             await self._warn_pod(request, namespace, pod, refusal.reason, str(refusal))
             return review_response(request.uid, warnings=[str(refusal)])
@@ -92,9 +93,9 @@ class PodInjector:
             raise refusal(ROLLOUT_UNREADABLE, f"has an invalid spec ({exc.errors()[0]['msg']})") from exc
 
     @staticmethod
-    def _inject(pod: dict[str, Any], rollout: ModelRollout) -> Injection:
+    def _inject(pod: dict[str, Any], rollout: ModelRollout, router_image: str) -> Injection:
         try:
-            return inject(pod, rollout)
+            return inject(pod, rollout, router_image)
         except ValueError as exc:
             raise _NotInjected(POD_NOT_INJECTABLE, f"{INJECT_KEY}: {exc}; the Pod runs without the router") from exc
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonpatch
 
 from controller.api.resource import ModelRollout
-from controller.kube.objects import LABEL_ROUTER, router_name, sidecar_container
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROUTER, router_name, sidecar_container
 
 __all__ = ["INJECT_KEY", "SIDECAR_NAME", "Injection", "requested_rollout", "already_injected", "inject", "pod_patch"]
 
@@ -57,8 +57,11 @@ def _account(spec: dict[str, Any]) -> str:
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or _DEFAULT_ACCOUNT)
 
 
-def inject(pod: dict[str, Any], rollout: ModelRollout) -> Injection:
-    """The Pod with the router of `rollout` beside its containers (unchanged when it has it already)."""
+def inject(pod: dict[str, Any], rollout: ModelRollout, default_image: str = DEFAULT_ROUTER_IMAGE) -> Injection:
+    """The Pod with the router of `rollout` beside its containers (unchanged when it has it already).
+
+    `default_image` is the controller's router image, for a rollout that sets no `spec.router.image`.
+    """
     spec = pod.get("spec") or {}
     if already_injected(pod):
         return Injection(pod, _account(spec))
@@ -68,7 +71,7 @@ def inject(pod: dict[str, Any], rollout: ModelRollout) -> Injection:
     metadata = injected.setdefault("metadata", {})
     metadata["labels"] = {**(metadata.get("labels") or {}), LABEL_ROUTER: rollout.name}
     injected_spec = injected["spec"]
-    injected_spec["containers"] = [*injected_spec["containers"], sidecar_container(rollout)]
+    injected_spec["containers"] = [*injected_spec["containers"], sidecar_container(rollout, default_image)]
     if _account(injected_spec) == _DEFAULT_ACCOUNT:
         injected_spec["serviceAccountName"] = router_name(rollout)
         if "serviceAccount" in injected_spec:  # the deprecated alias must not contradict the new name

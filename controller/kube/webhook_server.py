@@ -24,6 +24,7 @@ from aiohttp import web
 
 from controller.kube.certificates import RotationPolicy
 from controller.kube.client import KubeClient
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE
 from controller.kube.webhook_admission import PodInjector
 from controller.kube.webhook_review import MalformedReview, parse_review
 from controller.kube.webhook_tls import CertificateKeeper, MountedKeeper, SelfSignedKeeper
@@ -54,6 +55,8 @@ class WebhookConfig:
     rotation: RotationPolicy = field(default_factory=RotationPolicy)
     refresh_every_s: float = 30.0
     identity: str = "modelrollout-controller"
+    # The controller's router image, for rollouts that set no spec.router.image (as the managed router).
+    router_image: str = DEFAULT_ROUTER_IMAGE
 
     def __post_init__(self) -> None:
         if self.cert_dir is None and not self.hosts:
@@ -65,7 +68,7 @@ class WebhookConfig:
 class WebhookServer:
     def __init__(self, client: KubeClient, config: WebhookConfig, now: Callable[[], datetime] = _utc_now) -> None:
         self._config = config
-        self._injector = PodInjector(client, now, config.identity)
+        self._injector = PodInjector(client, now, config.identity, config.router_image)
         self.keeper: CertificateKeeper = (
             MountedKeeper(config.cert_dir)
             if config.cert_dir is not None

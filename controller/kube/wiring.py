@@ -34,7 +34,7 @@ from controller.kube.informer import Informer
 from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
 from controller.routing.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
-from controller.kube.objects import LABEL_ROLLOUT
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
 from controller.kube.routerconfig import service_upstream
 from controller.routing.config import UpstreamResolver
@@ -77,6 +77,8 @@ class ControllerConfig:
     identity: str = field(default_factory=default_identity)
     router_timeout_s: float = 2.0
     watch_timeout_s: int = 300
+    # The image of routers whose rollout sets no spec.router.image (managed or injected as sidecars).
+    router_image: str = DEFAULT_ROUTER_IMAGE
     # Targets and what every rollout sends; None: only Events, no notifications.
     notifications: NotificationsConfig | None = None
     # Where the chart mounts the Secrets metric sources name (`<dir>/<secret>/<key>`); None: none mounted.
@@ -168,7 +170,7 @@ def build_wiring(
         notifier = Notifier(config.notifications, http, NotifierMetrics(metrics.registry))
         events = NotifyingEventSink(events, notifier, clock.now)
     driver = Ports(cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions)
-    ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores))
+    ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores, config.router_image))
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
     forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
     return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier)

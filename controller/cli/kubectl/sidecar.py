@@ -20,7 +20,7 @@ import yaml
 from controller.api.resource import ModelRollout
 from controller.cli.kubectl.common import FAILED, add_target_arguments, namespace_of, with_client
 from controller.kube.client import MODELROLLOUT, KubeClient
-from controller.kube.objects import SIDECAR_DATA_PORT
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE, SIDECAR_DATA_PORT
 from controller.kube.webhook_inject import INJECT_KEY, inject
 
 __all__ = ["add_arguments", "run", "pod_fragment"]
@@ -29,11 +29,15 @@ __all__ = ["add_arguments", "run", "pod_fragment"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
     parser.add_argument("-o", "--output", choices=["yaml", "json"], help="the fragment alone (default: YAML with comments)")
+    parser.add_argument(
+        "--router-image", default=DEFAULT_ROUTER_IMAGE, metavar="IMAGE",
+        help="the controller's --router-image, when it was installed with another (default: %(default)s)",
+    )  # fmt: skip
 
 
-def pod_fragment(rollout: ModelRollout) -> dict[str, Any]:
+def pod_fragment(rollout: ModelRollout, router_image: str = DEFAULT_ROUTER_IMAGE) -> dict[str, Any]:
     """What the injector adds to a Pod that names no ServiceAccount of its own, as a pod-template fragment."""
-    injected = inject({"metadata": {}, "spec": {"containers": []}}, rollout).pod
+    injected = inject({"metadata": {}, "spec": {"containers": []}}, rollout, router_image).pod
     return {
         "metadata": {"labels": injected["metadata"]["labels"]},
         "spec": {"serviceAccountName": injected["spec"]["serviceAccountName"], "containers": injected["spec"]["containers"]},
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         except pydantic.ValidationError as exc:
             print(f"error: modelrollout {namespace}/{args.name} has an invalid spec: {exc.errors()[0]['msg']}", file=sys.stderr)
             return FAILED
-        fragment = pod_fragment(rollout)
+        fragment = pod_fragment(rollout, args.router_image)
         if args.output == "json":
             print(json.dumps(fragment, indent=2))
         elif args.output == "yaml":

@@ -12,7 +12,7 @@ import yaml
 from kubernetes import client as k8s
 
 from controller.api.resource import ModelRollout
-from controller.kube.objects import LABEL_ROUTER, sidecar_container
+from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROUTER, sidecar_container
 from controller.kube.webhook_inject import INJECT_KEY, inject
 from tests.controlplane import ControlPlane
 from tests.integration.webhook.webhookkit import pod_document, rollout_document
@@ -49,3 +49,14 @@ def test_the_printed_fragment_is_what_the_injector_adds(control_plane: ControlPl
 def test_a_missing_rollout_is_named_and_fails(control_plane: ControlPlane, admin: k8s.ApiClient, real_namespace: str) -> None:
     done = _sidecar(control_plane, real_namespace, "nosuch")
     assert done.returncode == 1 and f"modelrollout {real_namespace}/nosuch not found" in done.stdout + done.stderr
+
+
+def test_a_rollout_without_an_image_gets_the_router_image_given(
+    control_plane: ControlPlane, admin: k8s.ApiClient, real_namespace: str
+) -> None:
+    body = rollout_document("plain", real_namespace)
+    k8s.CustomObjectsApi(admin).create_namespaced_custom_object("modelrollout.io", "v1alpha1", real_namespace, "modelrollouts", body)
+    default = _sidecar(control_plane, real_namespace, "plain", "-o", "yaml")
+    mirrored = _sidecar(control_plane, real_namespace, "plain", "-o", "yaml", "--router-image", "mirror/mr:1")
+    assert yaml.safe_load(default.stdout)["spec"]["containers"][0]["image"] == DEFAULT_ROUTER_IMAGE
+    assert yaml.safe_load(mirrored.stdout)["spec"]["containers"][0]["image"] == "mirror/mr:1"

@@ -66,8 +66,13 @@ async def _review(server: WebhookServer, admin: k8s.ApiClient, configuration: st
     return response, jsonpatch.apply_patch(pod, orjson.loads(base64.b64decode(response["patch"])))
 
 
+MIRROR = "mirror.example/modelrollout/modelrollout:0.1.0"  # the controller's --router-image
+
+
 def _config(configuration: str) -> WebhookConfig:
-    return WebhookConfig(listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration, refresh_every_s=0.5)
+    return WebhookConfig(
+        listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration, refresh_every_s=0.5, router_image=MIRROR
+    )
 
 
 def _setup(admin: k8s.ApiClient, namespace: str, configuration: str) -> ModelRollout:
@@ -87,12 +92,12 @@ async def test_a_labelled_pod_gets_the_router_exactly_as_the_managed_router_runs
 
     caller, router = patched["spec"]["containers"]
     assert caller == pod["spec"]["containers"][0], "the caller's own container is untouched"
-    assert router == sidecar_container(rollout)
-    managed = router_deployment(rollout)["spec"]["template"]["spec"]["containers"][0]
+    assert router == sidecar_container(rollout, MIRROR)
+    managed = router_deployment(rollout, MIRROR)["spec"]["template"]["spec"]["containers"][0]
     # Field by field against the router Deployment the controller runs: the same program, config and limits.
     for field in ("image", "readinessProbe", "livenessProbe", "securityContext", "resources"):
         assert router[field] == managed[field], field
-    assert router["resources"] == RESOURCES
+    assert router["resources"] == RESOURCES and router["image"] == MIRROR, "the controller's router image, as the managed router's"
     assert router["args"][:3] == managed["args"][:3] == ["router", "--configmap", f"{real_namespace}/demo-router"]
     assert router["args"][3:] == ["--listen", "127.0.0.1:15080", "--admin-listen", "0.0.0.0:15090"], "callers reach it on loopback"
     # The admin port by the same name (the controller finds routers by it), on the sidecar's own number; no data port exposed.

@@ -167,3 +167,16 @@ def test_install_yaml_carries_the_webhook_as_the_chart_renders_it(render: Render
     objects += [("ClusterRole", role), ("ClusterRoleBinding", role)]
     for kind, name in objects:
         assert one(install_docs, kind, name) == one(rendered, kind, name)
+
+
+@pytest.mark.parametrize("values", [{}, {"image": {"repository": "mirror.example/mr", "tag": "7"}}], ids=["defaults", "mirror"])
+def test_routers_managed_or_injected_run_the_release_image(render: Render, values: dict[str, Any]) -> None:
+    docs = render(values)
+    image = controller_container(docs)["image"]
+    args = _args(docs)
+    assert _flag(args, "--router-image") == [image]
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    operator.add_arguments(parser)
+    parsed = parser.parse_args(args[1:])
+    webhook = operator.webhook_from(parsed, "replica-a")
+    assert operator.config_from(parsed).router_image == image and webhook is not None and webhook.router_image == image
