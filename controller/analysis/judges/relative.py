@@ -45,7 +45,7 @@ def _absolute(
     metric: MetricSpec, observation: MetricObservation, candidate: float, stable: float, allowed: float, rate: bool
 ) -> AnalysisResult:
     increase = candidate - stable
-    verdict = Verdict.FAILED if increase > allowed else Verdict.PASSED
+    verdict = Verdict.FAILED if _exceeds(increase, allowed) else Verdict.PASSED
     relation = "more than" if verdict is Verdict.FAILED else "within"
     head = f"{metric.name} {show(candidate, rate)} vs stable {show(stable, rate)}"
     change, limit = show_delta(increase, rate, signed=True), show_delta(allowed, rate)
@@ -70,7 +70,7 @@ def _percent(
         verdict, reason, percent = _from_zero(head, candidate, allowed)
     else:
         percent = (candidate - stable) / abs(stable) * 100
-        verdict = Verdict.FAILED if percent > allowed else Verdict.PASSED
+        verdict = Verdict.FAILED if _exceeds(percent, allowed) else Verdict.PASSED
         relation = "more than" if verdict is Verdict.FAILED else "within"
         reason = f"{head}: change {percent:+.3g}% is {relation} the allowed increase {allowed:g}%"
     return result(
@@ -83,6 +83,11 @@ def _percent(
         statistic_value=_finite(percent),
         threshold=allowed,
     )
+
+
+def _exceeds(change: float, allowed: float) -> bool:
+    """Beyond the limit by more than float rounding: bucket edges 0.2 - 0.05 is 0.15000000000000002, not above 0.15."""
+    return change > allowed and not math.isclose(change, allowed, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _finite(number: float | None) -> float | None:

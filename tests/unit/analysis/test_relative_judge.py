@@ -95,3 +95,10 @@ def test_a_change_past_float_range_fails_with_no_infinite_number_in_the_evidence
 ) -> None:
     result = judge(metric(router="latencyP99", maxIncrease=limit), _pair(observe, candidate, stable))
     assert result.verdict is Verdict.FAILED and result.statistic_value is None
+
+
+def test_an_increase_equal_to_the_limit_but_for_float_rounding_passes(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """p99s read off bucket edges: 0.2 - 0.05 is 0.15000000000000002 in floats, which is the allowed 0.15."""
+    observation = observe(candidate=VariantSample(count=100, value=0.2), stable=VariantSample(count=100, value=0.05))
+    result = judge(metric(router="latencyP99", maxIncrease={"absolute": 0.15}, minSamples=10), observation)
+    assert result.verdict is Verdict.PASSED

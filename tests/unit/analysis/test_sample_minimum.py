@@ -51,14 +51,14 @@ def test_min_samples_with_a_samples_query_is_held_to_its_count() -> None:
     assert result.verdict is Verdict.INCONCLUSIVE and "99 of 100" in result.reason
 
 
-def test_a_quantile_needs_ten_samples_beyond_it_when_min_samples_is_unset(observe: ObservationFactory) -> None:
+def test_a_quantile_needs_ten_samples_beyond_it_when_min_samples_is_unset() -> None:
     """A p99 of 500 samples is one of their five largest; unset, the minimum is 1000, set, it is what is said."""
     sample = VariantSample(count=500, value=0.2)
     p99 = MetricSpec.model_validate({"name": "m", "router": {"metric": "latencyP99"}, "max": 0.5})
-    result = judge(p99, observe(candidate=sample))
+    result = judge(p99, observed(sample))
     assert result.verdict is Verdict.INCONCLUSIVE
     assert result.reason == "m: candidate has 500 of 1000 samples needed"
     said = MetricSpec.model_validate({"name": "m", "router": {"metric": "latencyP99"}, "max": 0.5, "minSamples": 100})
-    assert judge(said, observe(candidate=sample)).verdict is Verdict.PASSED
+    assert judge(said, observed(sample)).verdict is Verdict.PASSED
     p50 = MetricSpec.model_validate({"name": "m", "router": {"metric": "latencyP50"}, "max": 0.5})
-    assert judge(p50, observe(candidate=sample)).verdict is Verdict.PASSED
+    assert judge(p50, observed(sample)).verdict is Verdict.PASSED
