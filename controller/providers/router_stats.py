@@ -60,6 +60,11 @@ def _proportion(successes: int, count: int) -> VariantSample:
     return VariantSample(count=count, successes=min(successes, count), value=successes / count if count else None)
 
 
+def _rate(stats: VariantStats, window_s: float) -> VariantSample:
+    """Requests per second over the window; unknown without one."""
+    return VariantSample(count=stats.requests, value=stats.requests / window_s if window_s > 0 else None)
+
+
 def _error_rate(stats: VariantStats) -> VariantSample:
     return _proportion(stats.errors.total, stats.requests)
 
@@ -89,8 +94,7 @@ def _candidate_predictions(stats: RouterStats) -> VariantStats:
 def _pair(metric: RouterMetric, stats: RouterStats, window_s: float) -> tuple[VariantSample | None, VariantSample | None]:
     match metric:
         case RouterMetric.REQUEST_RATE:
-            rate = lambda v: VariantSample(count=v.requests, value=v.requests / window_s if window_s > 0 else None)  # noqa: E731
-            return rate(stats.candidate), rate(stats.stable)
+            return _rate(stats.candidate, window_s), _rate(stats.stable, window_s)
         case RouterMetric.ERROR_RATE:
             return _error_rate(stats.candidate), _error_rate(stats.stable)
         case RouterMetric.LATENCY_P50 | RouterMetric.LATENCY_P90 | RouterMetric.LATENCY_P99 | RouterMetric.LATENCY:
