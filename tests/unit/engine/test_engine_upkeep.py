@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from engine_harness import Simulation, analysis_step, canary, of_kind, rollout_of, started
+from typing import Any
 
-from controller.api.resource import ModelRollout
+from engine_harness import Simulation, analysis_step, canary, of_kind, rollout_of, started
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_invariants import OPERATIONS, play, rollouts
+
+from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import Phase, TrafficSplit, Verdict
 from controller.engine.actions import EnsureRevision, KeepRevisions, KeepTraffic, SetTraffic
 from controller.engine.decide import Decision
@@ -122,3 +127,33 @@ def test_nothing_serves_yet_nothing_to_keep_but_the_empty_set_of_revisions() -> 
 
     assert decision.status.stable_revision is None
     assert decision.upkeep == [KeepRevisions(live=())]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sim=rollouts(), operations=st.lists(OPERATIONS, min_size=5, max_size=30))
+def test_upkeep_always_keeps_exactly_what_the_new_status_says(sim: Simulation, operations: list[tuple[Any, ...]]) -> None:
+    sim.tick()
+    sim.apply("2")
+    for operation in operations:
+        play(sim, operation)
+
+    for tick in sim.ticks:
+        status, decision = tick.decision.status, tick.decision
+        written = of_kind(decision.actions, SetTraffic)
+        kept = kept_traffic(decision)
+        if written:
+            assert kept == [] and written[-1].split == status.traffic  # the split written is the one in status
+        elif status.stable_revision is not None:
+            assert kept == [
+                KeepTraffic(stable_revision=status.stable_revision, candidate_revision=status.candidate_revision, split=status.traffic)
+            ]
+        else:
+            assert kept == []
+        keep = kept_revisions(decision)
+        live = {r for r in (status.stable_revision, status.candidate_revision) if r}
+        assert set(keep.live) == live
+        target = revision_of(tick.before.spec.template)
+        assert (keep.recreate is not None) == (target in live)
+        if keep.recreate is not None:
+            assert keep.recreate.revision == target
+            assert keep.recreate.role == ("stable" if target == status.stable_revision else "candidate")
