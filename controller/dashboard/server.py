@@ -28,6 +28,14 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def _listen(server: uvicorn.Server) -> None:
+    """uvicorn exits the process when it cannot bind; here that is an OSError the caller reports."""
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        raise OSError(f"cannot listen on {server.config.host}:{server.config.port} (in use, or not an address of this machine)") from exc
+
+
 async def visible_namespaces(client: KubeClient, asked: tuple[str, ...], fallback: str) -> tuple[str, ...]:
     """The namespaces to show: those asked for; else all when the caller may list across them, else its own."""
     if asked:
@@ -66,12 +74,11 @@ async def serve(
         timeout_graceful_shutdown=2,
     )
     server = _Server(config)
-    task = asyncio.create_task(server.serve(), name="dashboard-http")
+    task = asyncio.create_task(_listen(server), name="dashboard-http")
     try:
         while not server.started:
             if task.done():
-                await task  # raises what stopped it (a port in use, say)
-                raise OSError(f"the dashboard could not listen on {address}:{port}")
+                await task  # raises why it could not listen
             await asyncio.sleep(0.05)
         bound = server.servers[0].sockets[0].getsockname()[1]
         host = f"[{address}]" if ":" in address else address
@@ -80,5 +87,6 @@ async def serve(
     finally:
         await feed.close_streams()
         server.should_exit = True
-        await task
+        with contextlib.suppress(OSError):
+            await task
         await feed.stop()
