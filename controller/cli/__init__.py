@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "router": ("router.cli", "run the traffic-splitting router"),
     "demo": ("controller.cli.demo", "run a whole model rollout on this machine"),
     "run": ("controller.cli.run", "roll out a candidate against model servers you already run"),
+    "replay": ("controller.cli.replay", "judge recorded traffic (each request once) with a rollout's analysis"),
     "controller": ("controller.cli.operator", "run the Kubernetes operator"),
 }
 
