@@ -156,6 +156,22 @@ async def _serve(client: KubeClient, config: ControllerConfig, webhook: WebhookC
     if webhook is None:
         await controller.run(stop)
     else:
-        # Every replica serves the webhook, leader or not: the API server calls whichever its Service picks.
-        await asyncio.gather(controller.run(stop), WebhookServer(client, webhook).run(stop))
+        await _with_webhook(client, controller, stop, webhook)
     log.info("controller %s stopped", config.identity)
+
+
+async def _with_webhook(client: KubeClient, controller: Controller, stop: asyncio.Event, webhook: WebhookConfig) -> None:
+    """Every replica serves the webhook, leader or not: the API server calls whichever its Service picks.
+
+    It answers until the controller has drained, while the Service stops sending here, so that Pods
+    created during a rolling update of the controller are not admitted without their router.
+    """
+    webhook_stop = asyncio.Event()
+
+    async def controller_then_webhook() -> None:
+        try:
+            await controller.run(stop)
+        finally:
+            webhook_stop.set()
+
+    await asyncio.gather(controller_then_webhook(), WebhookServer(client, webhook).run(webhook_stop))
