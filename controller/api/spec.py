@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from controller.api.base import ApiModel, Duration, FieldIssue, Percent
+from controller.api.gates import MAX_GATES, WebhookGate
 from controller.api.metrics import AnalysisSpec, AnalysisStep
 from controller.api.notifications import MAX_NOTIFICATIONS, Notification
 
@@ -267,4 +268,9 @@ class ModelRolloutSpec(ApiModel):
         default=None,
         max_length=MAX_NOTIFICATIONS,
         description="Targets told about this rollout's transitions, beside those every rollout notifies.",
+    )
+    webhooks: list[WebhookGate] | None = Field(
+        default=None,
+        max_length=MAX_GATES,
+        description="Gates asked at points of the rollout: confirm-rollout, pre-rollout, confirm-promotion, rollback, post-rollout.",
     )

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.api.gates import WebhookGate
 from controller.api.status import TrafficSplit
 
-__all__ = ["Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent", "KeepTraffic", "KeepRevisions"]
+__all__ = ["Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent", "KeepTraffic", "KeepRevisions", "TellGate"]
 
 
 class _Action(BaseModel):
@@ -80,4 +81,13 @@ class KeepRevisions(_Action):
     recreate: EnsureRevision | None = None
 
 
-Action = EnsureRevision | ScaleRevision | SetTraffic | EmitEvent | KeepTraffic | KeepRevisions
+class TellGate(_Action):
+    """Tell a post-rollout gate how the rollout of `revision` ended; its answer changes nothing, so it is never awaited."""
+
+    kind: Literal["TellGate"] = "TellGate"
+    gate: WebhookGate
+    revision: str
+    outcome: str
+
+
+Action = EnsureRevision | ScaleRevision | SetTraffic | EmitEvent | KeepTraffic | KeepRevisions | TellGate

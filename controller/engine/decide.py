@@ -34,7 +34,8 @@ from controller.api.status import ModelRolloutStatus
 from controller.engine.actions import Action
 from controller.engine.conditions import with_kstatus
 from controller.engine.endings import scale_down_due
-from controller.engine.inputs import MeasurementRequest, Observations
+from controller.engine.gates import apply_gates, due_gates, tell_post_rollout
+from controller.engine.inputs import GateRequest, MeasurementRequest, Observations
 from controller.engine.measurements import apply_measurements, due_requests
 from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
@@ -47,7 +48,7 @@ from controller.engine.traffic import confirm_traffic
 from controller.engine.upkeep import upkeep
 from controller.engine.validity import checked_steps, recover_valid_spec, report_invalid
 
-__all__ = ["Decision", "decide", "due_measurements"]
+__all__ = ["Decision", "decide", "due_measurements", "gates_to_ask"]
 
 Stage = Callable[[Plan, Context], Plan]
 
@@ -57,12 +58,14 @@ _STAGES: tuple[Stage, ...] = (
     follow_template,
     handle_request,
     apply_measurements,
+    apply_gates,
     watch_providers,
     watch_predictions,
     advance,
     follow_replicas,
     settle_phase,
     scale_down_due,
+    tell_post_rollout,
 )
 
 
@@ -98,6 +101,16 @@ def due_measurements(rollout: ModelRollout, now: datetime) -> list[MeasurementRe
     if issues or status.candidate_revision != revision_of(rollout.spec.template):
         return []
     return due_requests(status, rollout.spec, steps, now)
+
+
+def gates_to_ask(rollout: ModelRollout, now: datetime) -> list[GateRequest]:
+    """Which webhook gates to ask before deciding at `now` (engine/gates.py says when each is asked)."""
+    _require_aware(now)
+    steps, issues = checked_steps(rollout.spec)
+    status = rollout.status
+    if issues or status.candidate_revision != revision_of(rollout.spec.template):
+        return []
+    return due_gates(status, rollout.spec, steps, now)
 
 
 def _stamped(status: ModelRolloutStatus, ctx: Context) -> ModelRolloutStatus:

@@ -8,9 +8,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.analysis.observations import MetricObservation
+from controller.api.gates import WebhookGate
 from controller.api.metrics import MetricSpec
 
-__all__ = ["ManualAction", "ManualRequest", "MeasurementRequest", "PredictionsReading", "ScopedObservation", "Observations"]
+__all__ = [
+    "ManualAction", "ManualRequest", "MeasurementRequest", "PredictionsReading", "ScopedObservation", "GateRequest", "GateAnswer",
+    "Observations",
+]
 
 
 class _Frozen(BaseModel):
@@ -64,6 +68,21 @@ class PredictionsReading(_Frozen):
     sample: str | None = None
 
 
+class GateRequest(_Frozen):
+    """The engine wants `gate` asked about the rollout as it stands."""
+
+    gate: WebhookGate
+
+
+class GateAnswer(_Frozen):
+    """What a gate said: yes (a 2xx), no (any other status), or nothing (`error`, after the retries)."""
+
+    gate: str
+    yes: bool
+    detail: str = ""
+    error: str | None = None
+
+
 class Observations(_Frozen):
     measurements: list[ScopedObservation] = Field(default_factory=list)
     # Revisions whose pods are all ready (the engine waits on the candidate before sending traffic).
@@ -73,3 +92,5 @@ class Observations(_Frozen):
     request: ManualRequest | None = None
     # None: nothing read since the last poll (no traffic, or no router polled), which says nothing.
     predictions: PredictionsReading | None = None
+    # Answers of the gates `due_gates` asked for.
+    gates: list[GateAnswer] = Field(default_factory=list)

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     WAITING_FOR_PROMOTE = "WaitingForPromote"
     ANALYZING = "Analyzing"
     PROMOTE_FULL = "PromoteFull"
+    WAITING_FOR_GATE = "WaitingForGate"
     # Holds that need a person (`Paused` is the event; the status names the hold).
     PAUSED = "Paused"
     ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
@@ -44,6 +45,7 @@ class Reason(StrEnum):
     ABORTED = "Aborted"
     ROLLED_BACK = "RolledBack"
     UNDONE = "Undone"
+    ROLLBACK_GATE = "RollbackGate"
     UNDO_WAITING = "UndoWaitingForRevision"
     # Input the engine cannot act on.
     INVALID_SPEC = "InvalidSpec"
@@ -79,6 +81,8 @@ class Message:
     PAUSED_AT_STEP = "step {index} ({step}): {remaining:g}s left"
     WAITING_FOR_PROMOTE = "step {index} ({step}): waiting for a promote"
     ANALYZING = "step {index} ({step}): {progress}"
+    WAITING_FOR_GATE = "step {index}: waiting for the {kind} gate {names} to say yes (last: {last})"
+    ROLLBACK_GATE = "rollback gate {name} said yes: {detail}"
     PROMOTE_FULL = "promote --full requested ({request}): skipping to the final promotion"
     ANALYSIS_INCONCLUSIVE = (
         "{metric} ({scope}) was Inconclusive {streak} times in a row, more than inconclusiveLimit {limit}: "

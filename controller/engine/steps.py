@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from controller.api.status import PauseState, Phase, TrafficSplit, Verdict
 from controller.engine.endings import promote, report_verdict
+from controller.engine.gates import hold_at_gate
 from controller.engine.measurements import analysis_done, analysis_progress, current_step, held
 from controller.engine.phases import Transition
 from controller.engine.plan import Context, Plan, seconds_since
@@ -53,6 +54,9 @@ def advance(plan: Plan, ctx: Context) -> Plan:
         if status.provider_outage is not None:
             # Measurements go on (they end the outage); nothing else moves while a guard is blind.
             return plan.explain(Reason.PROVIDER_UNAVAILABLE, status.provider_outage.message)
+        gated = hold_at_gate(plan, ctx, step)
+        if gated is not None:
+            return gated
         plan, done = _run(plan, ctx, step)
         if not done or plan.status.current_step is None:
             return plan

@@ -47,6 +47,7 @@ from controller.kube.router_configmap import KubeTrafficControl
 from controller.notify.config import NotificationsConfig
 from controller.notify.delivery import Notifier, NotifierMetrics
 from controller.notify.sink import NotifyingEventSink
+from controller.providers.gates import WebhookGateCaller
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric
 from controller.providers.secrets import SecretFiles
@@ -121,6 +122,7 @@ class Wiring:
     http: httpx.AsyncClient
     router_session: aiohttp.ClientSession
     notifier: Notifier | None = None
+    gate_caller: WebhookGateCaller | None = None
 
     def forget(self, namespace: str, name: str) -> None:
         """A ModelRollout is gone: drop everything kept in memory for it."""
@@ -130,6 +132,8 @@ class Wiring:
     async def close(self) -> None:
         if self.notifier is not None:
             await self.notifier.close()
+        if self.gate_caller is not None:
+            await self.gate_caller.close()
         await self.http.aclose()
         await self.router_session.close()
 
@@ -169,8 +173,11 @@ def build_wiring(
     if config.notifications is not None:
         notifier = Notifier(config.notifications, http, NotifierMetrics(metrics.registry))
         events = NotifyingEventSink(events, notifier, clock.now)
-    driver = Ports(cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions)
+    gate_caller = WebhookGateCaller(http)
+    driver = Ports(
+        cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions, gates=gate_caller
+    )
     ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores, config.router_image))
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
     forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
-    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier)
+    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier, gate_caller)

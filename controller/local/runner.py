@@ -31,6 +31,7 @@ from controller.local.view import LiveSnapshot, live_view, render
 from controller.notify.config import NotificationsConfig
 from controller.notify.delivery import Notifier
 from controller.notify.sink import NotifyingEventSink
+from controller.providers.gates import WebhookGateCaller
 from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric, quantile
 from controller.providers.secrets import SecretFiles
@@ -261,6 +262,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
         traffic = FileTrafficControl(config_path, poller, upstreams)
         traffic.write_initial(rollout, stable_revision)
         notifier = Notifier(target.notifications, client) if target.notifications else None
+        gate_caller = WebhookGateCaller(client)
         try:
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
@@ -272,7 +274,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             events = EventLog(clock)
             sink: EventSink = NotifyingEventSink(events, notifier, clock.now) if notifier else events
             cluster = LocalCluster(upstreams, {}, client)
-            ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock)
+            ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock, gates=gate_caller)
             recorder = _Recorder(rollout.name, target.scenario, clock)
             traffic_task = await on_ready(router_url, admin_url) if on_ready else None
             with live_view(console) as live:
@@ -299,6 +301,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
         finally:
             if notifier is not None:
                 await notifier.close()
+            await gate_caller.close()
             group.stop_all()
     report = RolloutReport(
         rollout=rollout.name,

@@ -20,12 +20,21 @@ from datetime import datetime
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
 from controller.api.status import ModelRolloutStatus
-from controller.engine.actions import Action, EmitEvent, EnsureRevision, KeepRevisions, KeepTraffic, ScaleRevision, SetTraffic
-from controller.engine.decide import Decision, decide, due_measurements
+from controller.engine.actions import (
+    Action,
+    EmitEvent,
+    EnsureRevision,
+    KeepRevisions,
+    KeepTraffic,
+    ScaleRevision,
+    SetTraffic,
+    TellGate,
+)
+from controller.engine.decide import Decision, decide, due_measurements, gates_to_ask
 from controller.engine.inputs import ManualRequest, MeasurementRequest, Observations, ScopedObservation
 from controller.engine.unreadable import decide_unreadable
 from controller.runtime.logs import log_event
-from controller.runtime.ports import Clock, Cluster, EventSink, MetricProvider, PredictionsSource, TrafficControl
+from controller.runtime.ports import Clock, Cluster, EventSink, GateCaller, MetricProvider, PredictionsSource, TrafficControl
 
 __all__ = ["Ports", "Reconciled", "reconcile", "measure_all", "record_unreadable"]
 
@@ -39,6 +48,8 @@ class Ports:
     clock: Clock
     # Whether the routers read the answers under the protocol setting; None where nothing says.
     predictions: PredictionsSource | None = None
+    # Calls spec.webhooks; None: no gate is ever asked (a rollout with gates then holds at them).
+    gates: GateCaller | None = None
 
 
 @dataclass(frozen=True)
@@ -78,13 +89,18 @@ async def _execute(ports: Ports, rollout: ModelRollout, action: Action) -> None:
             await ports.traffic.set_traffic(rollout, action.as_set_traffic())
         case KeepRevisions():
             await ports.cluster.keep_revisions(rollout, action)
+        case TellGate():
+            if ports.gates is not None:
+                ports.gates.tell(rollout, action)
 
 
 async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest | None = None) -> Reconciled:
     now = ports.clock.now()
     measurements = await measure_all(ports, rollout, due_measurements(rollout, now), now)
+    asked = gates_to_ask(rollout, now) if ports.gates is not None else []
     observations = Observations(
         measurements=measurements,
+        gates=list(await asyncio.gather(*(ports.gates.ask(rollout, r) for r in asked))) if ports.gates else [],
         ready_revisions=await ports.cluster.ready_revisions(rollout),
         traffic_applied=await ports.traffic.traffic_applied(rollout),
         request=request,

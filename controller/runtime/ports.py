@@ -11,10 +11,10 @@ from typing import Protocol
 
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
-from controller.engine.actions import EmitEvent, EnsureRevision, KeepRevisions, ScaleRevision, SetTraffic
-from controller.engine.inputs import MeasurementRequest, PredictionsReading
+from controller.engine.actions import EmitEvent, EnsureRevision, KeepRevisions, ScaleRevision, SetTraffic, TellGate
+from controller.engine.inputs import GateAnswer, GateRequest, MeasurementRequest, PredictionsReading
 
-__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource"]
+__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource", "GateCaller"]
 
 
 class Cluster(Protocol):
@@ -48,6 +48,16 @@ class MetricProvider(Protocol):
 class PredictionsSource(Protocol):
     async def observe(self, rollout: ModelRollout) -> PredictionsReading | None:
         """How the routers read the answers since the last round; None when nothing was answered."""
+        ...
+
+
+class GateCaller(Protocol):
+    async def ask(self, rollout: ModelRollout, request: GateRequest) -> GateAnswer:
+        """Never raises: no answer after the retries comes back as `GateAnswer.error`."""
+        ...
+
+    def tell(self, rollout: ModelRollout, action: TellGate) -> None:
+        """Starts telling a post-rollout gate and returns at once: its answer changes nothing."""
         ...
 
 
