@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,6 +38,7 @@ from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import DEFAULT_CADENCE, Cadence, next_wakeup_s
 from controller.runtime.driver import Ports, reconcile, record_unreadable
+from controller.runtime.ports import EventSink
 
 __all__ = ["Reconciler", "StatusConflicts", "parse_rollout"]
 
@@ -69,6 +70,10 @@ class KubePorts:
     cluster: KubeCluster
     traffic: KubeTrafficControl
     infra: RouterInfra
+    # Where a resource whose spec cannot be read is told about: a sink that reads nothing but the
+    # metadata (a notifying sink reads spec.notifications, which such a resource does not have).
+    # None: the driver's.
+    unreadable_events: EventSink | None = None
 
 
 class Reconciler:
@@ -168,7 +173,9 @@ class Reconciler:
             return
         # Events name the resource by its metadata alone; there is no spec to give it.
         subject = ModelRollout.model_construct(**{"metadata": metadata})
-        decision = await record_unreadable(self._ports.driver, subject, status, int(metadata.get("generation", 1)), message)
+        events = self._ports.unreadable_events
+        ports = self._ports.driver if events is None else replace(self._ports.driver, events=events)
+        decision = await record_unreadable(ports, subject, status, int(metadata.get("generation", 1)), message)
         if decision.status != status:
             await self._write_status(raw, decision.status)
 

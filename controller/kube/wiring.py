@@ -33,17 +33,14 @@ from controller.kube.events import KubeEventSink
 from controller.kube.informer import Informer
 from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
-from controller.routing.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
 from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
+from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.routerconfig import service_upstream
-from controller.routing.config import UpstreamResolver
 from controller.kube.routers import SERVICE_NAME_LABEL, RouterAddress, SliceDirectory, same_address
-from controller.routing.polling import RouterPoller
 from controller.kube.store import Store
 from controller.kube.telemetry import ControllerMetrics
 from controller.kube.timers import Cadence
-from controller.kube.router_configmap import KubeTrafficControl
 from controller.notify.config import NotificationsConfig
 from controller.notify.delivery import Notifier, NotifierMetrics
 from controller.notify.sink import NotifyingEventSink
@@ -52,6 +49,9 @@ from controller.providers.prometheus import PrometheusProvider
 from controller.providers.router_stats import observe_router_metric
 from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
+from controller.routing.config import UpstreamResolver
+from controller.routing.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
+from controller.routing.polling import RouterPoller
 from controller.runtime.clock import WallClock
 from controller.runtime.driver import Ports
 from controller.runtime.ports import Clock, EventSink
@@ -161,14 +161,17 @@ def build_wiring(
     clock = adapters.clock
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     router_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=4))
-    poller = RouterPoller(SliceDirectory(stores.endpoint_slices, adapters.router_address), router_session, clock.now, timeout_s=config.router_timeout_s)
+    poller = RouterPoller(
+        SliceDirectory(stores.endpoint_slices, adapters.router_address), router_session, clock.now, timeout_s=config.router_timeout_s
+    )
     router_source = RouterStatsSource(poller, adapters.stats_mapper)
     predictions = PredictionsWatch(poller)
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
     prometheus = PrometheusProvider(http, SecretFiles(config.provider_secrets_dir))
     metrics_port = MetricRouter(router_source, prometheus, WebhookProvider(http))
-    events: EventSink = KubeEventSink(client, clock.now, config.identity)
+    kube_events = KubeEventSink(client, clock.now, config.identity)
+    events: EventSink = kube_events
     notifier = None
     if config.notifications is not None:
         notifier = Notifier(config.notifications, http, NotifierMetrics(metrics.registry))
@@ -177,7 +180,8 @@ def build_wiring(
     driver = Ports(
         cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions, gates=gate_caller
     )
-    ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=RouterInfra(client, stores, config.router_image))
+    infra = RouterInfra(client, stores, config.router_image)
+    ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=infra, unreadable_events=kube_events)
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
     forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
     return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier, gate_caller)
