@@ -72,14 +72,26 @@ def webhook_from(args: argparse.Namespace, identity: str) -> WebhookConfig | Non
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", action="append", default=[], metavar="NS", help="watch only this namespace (repeatable; default: all)")
-    parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)")
+    parser.add_argument(
+        "--namespace", action="append", default=[], metavar="NS", help="watch only this namespace (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)"
+    )
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
-    parser.add_argument("--metrics-listen", type=parse_listen, default=("127.0.0.1", 8081), metavar="HOST:PORT", help="serve /metrics and /healthz here (default 127.0.0.1:8081)")
+    parser.add_argument(
+        "--metrics-listen",
+        type=parse_listen,
+        default=("127.0.0.1", 8081),
+        metavar="HOST:PORT",
+        help="serve /metrics and /healthz here (default 127.0.0.1:8081)",
+    )
     parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader Lease (for several replicas)")
     parser.add_argument("--lease-namespace", default="modelrollout-system", metavar="NS", help="namespace of the leader Lease")
     parser.add_argument("--lease-name", default="modelrollout-controller", metavar="NAME", help="name of the leader Lease")
-    parser.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS", help="how long a Lease lasts unrenewed (default 15)")
+    parser.add_argument(
+        "--lease-duration", type=float, default=15.0, metavar="SECONDS", help="how long a Lease lasts unrenewed (default 15)"
+    )
     parser.add_argument("--identity", default=None, metavar="ID", help="this replica's name in the Lease (default: host name and pid)")
     parser.add_argument("--workers", type=_positive, default=4, metavar="N", help="rollouts reconciled at once (default 4)")
     add_webhook_arguments(parser)
