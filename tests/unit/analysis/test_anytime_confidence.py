@@ -129,6 +129,34 @@ def test_a_rate_on_its_bound_fails_at_most_alpha(looks: list[int], bound: float,
     assert low <= 0.05, f"{failures} of {ROLLOUTS} candidates on the bound failed"
 
 
+SCORE_SHARES = np.diff(stats.beta(2, 5).cdf(np.linspace(0, 1, 21)))
+SCORE_EDGES = np.linspace(0, 1, 21).tolist()
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(looks=st.lists(st.integers(min_value=50, max_value=600), min_size=1, max_size=10), seed=st.integers(0, 2**16))
+def test_psi_above_its_max_fails_a_good_candidate_at_most_alpha(looks: list[int], seed: int) -> None:
+    """PSI over 20 bins of a few hundred predictions from one distribution often reads above 0.25 by chance."""
+    metric = _spec("drift", router={"metric": "predictionDrift"}, max=0.25, minSamples=50)
+    rng = np.random.default_rng(seed)
+    failed = 0
+    for _ in range(ROLLOUTS):
+        counts = np.zeros((2, len(SCORE_SHARES)), dtype=np.int64)
+        for samples in looks:
+            counts += rng.multinomial(samples, SCORE_SHARES, size=2)
+            candidate, stable = (BinCounts(edges=SCORE_EDGES, counts=row.tolist()) for row in counts)
+            observation = MetricObservation(
+                metric="drift",
+                candidate=VariantSample(count=candidate.total, histogram=candidate),
+                stable=VariantSample(count=stable.total, histogram=stable),
+            )
+            if judge(metric, observation).verdict is Verdict.FAILED:
+                failed += 1
+                break
+    low = stats.binomtest(failed, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
+    assert low <= 0.05, f"{failed} of {ROLLOUTS} good candidates failed"
+
+
 def test_reading_each_looks_p_value_alone_would_not_hold() -> None:
     """The same windows judged by each look's own Fisher p-value fail good candidates far more than alpha."""
     rng = np.random.default_rng(11)
