@@ -29,6 +29,7 @@ from starlette.routing import Route
 from controller.dashboard.actions import act
 from controller.dashboard.feed import RolloutFeed
 from controller.dashboard.history import step_names
+from controller.dashboard.identity import kube_user_for
 from controller.dashboard.security import CSRF_HEADER, SESSION_COOKIE, Denied, Guard
 from controller.dashboard.views import detail, row
 from controller.engine.inputs import ManualAction
@@ -151,14 +152,15 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
         except ValueError:
             return JSONResponse({"error": f"unknown action {verb!r}; one of {', '.join(a.value for a in ManualAction)}"}, status_code=404)
         try:
-            guard.check_action(request.cookies.get(SESSION_COOKIE), request.headers.get(CSRF_HEADER), request.headers.get("origin"),
-                               request.headers.get("host"), request.headers.get("authorization"))  # fmt: skip
+            kube_token = guard.check_action(request.cookies.get(SESSION_COOKIE), request.headers.get(CSRF_HEADER),
+                                            request.headers.get("origin"), request.headers.get("host"),
+                                            request.headers.get("authorization"))  # fmt: skip
+            obj = feed.get(namespace, name)
+            if obj is None:
+                return JSONResponse({"error": f"modelrollout {namespace}/{name} not found"}, status_code=404)
+            who = await _who(kube_token, request, namespace, name)
         except Denied as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        obj = feed.get(namespace, name)
-        if obj is None:
-            return JSONResponse({"error": f"modelrollout {namespace}/{name} not found"}, status_code=404)
-        who = settings.who if guard.local else f"{settings.who} at {request.client.host if request.client else 'an unknown address'}"
         try:
             sent = await act(feed.client, obj, wanted, who)
         except Pending as exc:
@@ -171,6 +173,15 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
             {"request": sent.id, "action": wanted.value, "message": f"{wanted.value} requested; waiting for the controller"},
             status_code=202,
         )
+
+    async def _who(kube_token: str | None, request: Request, namespace: str, name: str) -> str:
+        """Who asked, as the Event records it: a Kubernetes user, the token's holder, or the local user."""
+        if kube_token is not None:
+            return await kube_user_for(feed.client, kube_token, namespace, name)
+        if guard.local and not guard.needs_token:
+            return settings.who
+        address = request.client.host if request.client else "an unknown address"
+        return f"a holder of the dashboard token at {address}" if guard.token is not None else f"{settings.who} at {address}"
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]

@@ -2,7 +2,9 @@
 
 It reads with your kubeconfig (in a pod: its ServiceAccount) and binds to 127.0.0.1 unless told
 otherwise. Bound to loopback it acts as you; bound beyond it, it is read-only unless
-`--token-file` gives a bearer token that every action must carry. `--read-only` turns actions off.
+`--token-file` gives a bearer token that every action must carry, or `--kubernetes-identity` lets
+a person act with their own Kubernetes token (as far as their RBAC lets them patch the rollout).
+`--read-only` turns actions off.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from controller.cli.kubectl.common import OK, USAGE, error, namespace_of, with_client
 from controller.dashboard.app import DashboardSettings
-from controller.dashboard.security import Guard, is_loopback
+from controller.dashboard.security import Guard
 from controller.dashboard.server import serve, visible_namespaces
 from controller.kube.client import KubeClient
 
@@ -49,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"bearer token actions must carry (or ${TOKEN_ENV}); needed for actions beyond localhost",
     )
+    parser.add_argument(
+        "--kubernetes-identity",
+        action="store_true",
+        help="also accept a person's own Kubernetes bearer token for an action, if the API server says they may patch the rollout",
+    )
     parser.add_argument("--read-only", action="store_true", help="no action buttons, whoever asks")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
 
@@ -71,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         error(f"cannot read the dashboard token: {exc}")
         return USAGE
-    guard = Guard(address=args.address, token=token, allow_actions=not args.read_only)
-    who = f"{getpass.getuser()} (kubeconfig)" if is_loopback(args.address) and token is None else "a holder of the dashboard token"
+    guard = Guard(address=args.address, token=token, allow_actions=not args.read_only, kube_identity=args.kubernetes_identity)
+    who = f"{getpass.getuser()} (kubeconfig)"
     args.namespace = tuple(dict.fromkeys(args.namespace))
     args.name = None
 

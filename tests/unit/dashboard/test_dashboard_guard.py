@@ -62,3 +62,12 @@ def test_read_only_turns_actions_off_even_on_loopback() -> None:
 
 def test_each_server_signs_its_own_sessions() -> None:
     assert Guard("127.0.0.1").csrf_token("s") != Guard("127.0.0.1").csrf_token("s")
+
+
+def test_a_kubernetes_token_is_handed_on_to_be_checked_and_the_dashboards_own_is_not() -> None:
+    guard = Guard("0.0.0.0", token="t0ken", kube_identity=True)
+    csrf = guard.csrf_token("s")
+    assert guard.check_action("s", csrf, None, HOST, "Bearer eyJhbGciOi") == "eyJhbGciOi"
+    assert guard.check_action("s", csrf, None, HOST, "Bearer t0ken") is None
+    with pytest.raises(Denied, match="needs the dashboard's bearer token or your Kubernetes bearer token"):
+        guard.check_action("s", csrf, None, HOST, None)
