@@ -1,8 +1,9 @@
 """The sidecar injector's answer to one admission request: find the rollout, inject, check the account, warn.
 
 Every outcome admits the Pod (the webhook is there to help, never to block): a Pod that asks
-for no router, or for one of a ModelRollout that does not exist or cannot be read, is admitted
-unchanged with a warning in the answer (kubectl prints it) and a Warning Event. A Pod that
+for no router, or for one of a ModelRollout that does not exist, cannot be read or is not in
+sidecar mode, is admitted unchanged with a warning in the answer (kubectl prints it) and a
+Warning Event. A Pod that
 runs under an account the API server would not let read the router's ConfigMap is injected
 all the same, with a Warning Event on the ModelRollout saying which account to bind. A
 dry-run request records no Event: the webhook declares `sideEffects: None`.
@@ -19,6 +20,7 @@ from typing import Any
 import pydantic
 
 from controller.api.resource import ModelRollout
+from controller.api.spec import RouterMode
 from controller.engine.actions import EmitEvent
 from controller.kube.client import EVENT, MODELROLLOUT, SUBJECT_ACCESS_REVIEW, KubeClient
 from controller.kube.errors import KubeError, NotFound
@@ -28,12 +30,20 @@ from controller.kube.objects import DEFAULT_ROUTER_IMAGE, router_name
 from controller.kube.webhook_inject import INJECT_KEY, Injection, inject, pod_patch, requested_rollout
 from controller.kube.webhook_review import AdmissionRequest, review_response
 
-__all__ = ["PodInjector", "ROLLOUT_NOT_FOUND", "ROLLOUT_UNREADABLE", "POD_NOT_INJECTABLE", "ACCOUNT_CANNOT_READ_CONFIG"]
+__all__ = [
+    "PodInjector",
+    "ROLLOUT_NOT_FOUND",
+    "ROLLOUT_UNREADABLE",
+    "ROLLOUT_NOT_SIDECAR",
+    "POD_NOT_INJECTABLE",
+    "ACCOUNT_CANNOT_READ_CONFIG",
+]
 
 log = logging.getLogger(__name__)
 
 ROLLOUT_NOT_FOUND = "SidecarRolloutNotFound"
 ROLLOUT_UNREADABLE = "SidecarRolloutUnreadable"
+ROLLOUT_NOT_SIDECAR = "SidecarModeOff"
 POD_NOT_INJECTABLE = "SidecarNotInjectable"
 ACCOUNT_CANNOT_READ_CONFIG = "SidecarAccountCannotReadConfig"
 
@@ -88,9 +98,14 @@ class PodInjector:
         except KubeError as exc:
             raise refusal(ROLLOUT_UNREADABLE, f"could not be read ({exc})") from exc
         try:
-            return ModelRollout.model_validate(raw)
+            rollout = ModelRollout.model_validate(raw)
         except pydantic.ValidationError as exc:
             raise refusal(ROLLOUT_UNREADABLE, f"has an invalid spec ({exc.errors()[0]['msg']})") from exc
+        # In deployment mode the rollout's Service selects router pods by the label a sidecar carries:
+        # an injected caller would be sent the rollout's own traffic.
+        if rollout.spec.router.mode != RouterMode.SIDECAR:
+            raise refusal(ROLLOUT_NOT_SIDECAR, "runs its router as a Deployment (set spec.router.mode: sidecar for sidecars)")
+        return rollout
 
     @staticmethod
     def _inject(pod: dict[str, Any], rollout: ModelRollout, router_image: str) -> Injection:

@@ -18,6 +18,7 @@ import pydantic
 import yaml
 
 from controller.api.resource import ModelRollout
+from controller.api.spec import RouterMode
 from controller.cli.kubectl.common import FAILED, add_target_arguments, namespace_of, with_client
 from controller.kube.client import MODELROLLOUT, KubeClient
 from controller.kube.objects import DEFAULT_ROUTER_IMAGE, SIDECAR_DATA_PORT
@@ -69,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: modelrollout {namespace}/{args.name} has an invalid spec: {exc.errors()[0]['msg']}", file=sys.stderr)
             return FAILED
         fragment = pod_fragment(rollout, args.router_image)
+        if rollout.spec.router.mode != RouterMode.SIDECAR:
+            print(
+                f"warning: modelrollout {namespace}/{args.name} runs its router as a Deployment, whose Service would send "
+                "its traffic to Pods with this label: set spec.router.mode: sidecar first",
+                file=sys.stderr,
+            )
         if args.output == "json":
             print(json.dumps(fragment, indent=2))
         elif args.output == "yaml":

@@ -60,3 +60,13 @@ def test_a_rollout_without_an_image_gets_the_router_image_given(
     mirrored = _sidecar(control_plane, real_namespace, "plain", "-o", "yaml", "--router-image", "mirror/mr:1")
     assert yaml.safe_load(default.stdout)["spec"]["containers"][0]["image"] == DEFAULT_ROUTER_IMAGE
     assert yaml.safe_load(mirrored.stdout)["spec"]["containers"][0]["image"] == "mirror/mr:1"
+
+
+def test_a_rollout_whose_router_is_a_deployment_is_printed_with_a_warning(
+    control_plane: ControlPlane, admin: k8s.ApiClient, real_namespace: str
+) -> None:
+    body = rollout_document("managed", real_namespace, router={"mode": "deployment"})
+    k8s.CustomObjectsApi(admin).create_namespaced_custom_object("modelrollout.io", "v1alpha1", real_namespace, "modelrollouts", body)
+    done = _sidecar(control_plane, real_namespace, "managed", "-o", "yaml")
+    assert done.returncode == 0 and yaml.safe_load(done.stdout)["spec"]["containers"][0]["name"] == "modelrollout-router"
+    assert "runs its router as a Deployment" in done.stderr and "spec.router.mode: sidecar" in done.stderr

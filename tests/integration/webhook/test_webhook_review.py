@@ -20,7 +20,7 @@ from kubernetes import client as k8s
 from controller.api.resource import ModelRollout
 from controller.kube.client import KubeClient
 from controller.kube.objects import LABEL_ROUTER, router_deployment, router_role, router_role_binding, sidecar_container
-from controller.kube.webhook_admission import ACCOUNT_CANNOT_READ_CONFIG, ROLLOUT_NOT_FOUND
+from controller.kube.webhook_admission import ACCOUNT_CANNOT_READ_CONFIG, ROLLOUT_NOT_FOUND, ROLLOUT_NOT_SIDECAR
 from controller.kube.webhook_inject import INJECT_KEY, SIDECAR_NAME
 from controller.kube.webhook_server import WebhookConfig, WebhookServer
 from tests.integration.realkube.realkit import async_wait_until
@@ -140,6 +140,21 @@ async def test_a_pod_naming_a_missing_rollout_is_admitted_unchanged_with_a_warni
     events = _events(admin, real_namespace, ROLLOUT_NOT_FOUND)
     assert len(events) == 1, "one Event, and none for the dry run"
     assert events[0].type == "Warning" and events[0].involved_object.name == "lost" and "nosuch" in events[0].message
+
+
+async def test_a_rollout_whose_router_is_a_deployment_gets_no_sidecar(
+    admin: k8s.ApiClient, kube: KubeClient, real_namespace: str, configuration_name: str
+) -> None:
+    """Its Service selects router pods by the sidecar's label: an injected caller would receive the rollout's traffic."""
+    _setup(admin, real_namespace, configuration_name)
+    body = rollout_document("managed", real_namespace, router={"mode": "deployment"})
+    k8s.CustomObjectsApi(admin).create_namespaced_custom_object("modelrollout.io", "v1alpha1", real_namespace, "modelrollouts", body)
+    pod = pod_document("caller", labels={INJECT_KEY: "managed"})
+    async with running_webhook(kube, _config(configuration_name)) as server:
+        response, admitted = await _review(server, admin, configuration_name, pod, real_namespace)
+    assert admitted == pod and "patch" not in response
+    assert "runs its router as a Deployment" in response["warnings"][0] and "spec.router.mode: sidecar" in response["warnings"][0]
+    assert [e.involved_object.name for e in _events(admin, real_namespace, ROLLOUT_NOT_SIDECAR)] == ["caller"]
 
 
 async def test_an_account_that_cannot_read_the_router_config_is_named_in_a_warning_event(
