@@ -35,6 +35,7 @@ from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
 from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
+from controller.kube.rollout_metrics import RolloutCollector
 from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.routerconfig import service_upstream
 from controller.kube.routers import SERVICE_NAME_LABEL, RouterAddress, SliceDirectory, same_address
@@ -158,6 +159,7 @@ def build_wiring(
     adapters: Adapters,
 ) -> Wiring:
     stores, informers = _informers(client, config)
+    metrics.registry.register(RolloutCollector(stores.rollouts))
     clock = adapters.clock
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     router_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=4))
