@@ -200,6 +200,10 @@ class RouterConfig(RouterModel):
     # Other replicas' admin URLs, asked for labels this one holds no prediction for; a name that resolves
     # to several addresses (a headless Service) names every replica behind it.
     feedback_peers: list[UpstreamUrl] = Field(default_factory=list, max_length=64)
+    # Input features of this share of requests are counted (router.features), within these caps.
+    feature_sample_percent: float = Field(default=5.0, ge=0, le=100, allow_inf_nan=False)
+    max_features: int = Field(default=100, ge=1, le=10_000)
+    max_feature_categories: int = Field(default=50, ge=1, le=10_000)
     # Bounds under hostile load: past each, new work gets a fast 503 (mirrored copies go first).
     max_client_connections: int = Field(default=10_000, ge=1, le=1_000_000)
     # At 80% of the router's saturation (about 18k req/s on one core) a healthy stable alone holds close

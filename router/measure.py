@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from router.compare import Comparison, Scalar, label_key
+from router.features import FEATURE_EDGES, FeatureCounters
 from router.stats import (
     ABS_DIFF_BUCKETS,
     LATENCY_BUCKETS_S,
     ErrorCounts,
+    FeatureStats,
     Histogram,
     RouterStats,
     ShadowComparison,
@@ -145,8 +147,10 @@ class Measurements:
         self.client_disconnects = 0
         self.upstream_retries = 0
         self.shed = dict.fromkeys(ShedCounts.model_fields, 0)  # kept by router.load.Load, by reason
+        self.features = FeatureCounters(max_features=100, max_categories=50)
 
     def rebin(self, edges: Sequence[float], max_labels: int) -> None:
+        """A new config's prediction bins and label cap (its feature caps come through `features.resize`)."""
         for counters in self.variants.values():
             counters.rebin(edges, max_labels)
 
@@ -181,4 +185,12 @@ class Measurements:
                 agreed=self.agreed,
                 abs_diff=Histogram(edges=ABS_DIFF_BUCKETS, counts=tuple(self.abs_diff)),
             ),
+            features_sampled=self.features.sampled,
+            features_dropped=self.features.dropped,
+            features={name: _feature_stats(f.bins, f.categories) for name, f in self.features.features.items()},
         )
+
+
+def _feature_stats(bins: list[int] | None, categories: dict[str, int]) -> FeatureStats:
+    numeric = Histogram(edges=FEATURE_EDGES, counts=tuple(bins)) if bins is not None else None
+    return FeatureStats(numeric=numeric, categories=dict(categories))

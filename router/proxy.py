@@ -24,6 +24,7 @@ from typing import Final
 import orjson
 
 from router.errors import UpstreamError, UpstreamTimeout
+from router.features import features_of
 from router.feedback import PredictionLog
 from router.load import RETRY_AFTER_S, Load
 from router.logs import AccessLog
@@ -209,7 +210,8 @@ class _Call:
         self._proxy.analyse_soon(self)
 
     def analyse(self) -> None:
-        """What is measured of an answer once it is sent: predictions, the log for feedback, the shadow copy."""
+        """What is measured of an answer once it is sent: predictions, the log for feedback, the shadow copy,
+        and for a sampled share of requests their input features."""
         proxy, active, variant, request = self._proxy, self._active, self._variant, self._request
         predictions = active.extractor.extract(request.path, self._answer_body)
         proxy.counters[variant].predicted(predictions)
@@ -218,6 +220,8 @@ class _Call:
             proxy.predictions.record(rid, variant, predictions)
         if active.table.mirrors(variant, int(proxy.mirror_draw() * BUCKETS)):
             proxy.mirror.submit(active, request, self._forwarded, rid, predictions)
+        if proxy.mirror_draw() * 100 < active.config.feature_sample_percent:
+            proxy.measurements.features.observe(features_of(request.path, request.body))
 
     def _ours(self) -> bytes:
         return _VARIANT_LINES[self._variant] + _id_line(self._request_id)

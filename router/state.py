@@ -73,6 +73,7 @@ class ConfigKeeper:
         candidate = self._pool(config.upstreams.candidate, config) if config.upstreams.candidate else None
         self._retire({config.upstreams.stable, config.upstreams.candidate})
         self._measurements.rebin(config.prediction_bins, config.max_prediction_labels)
+        self._measurements.features.resize(config.max_features, config.max_feature_categories)
         self._predictions.resize(config.feedback_capacity, config.feedback_retention_seconds)
         self.active = Active(config, RoutingTable.from_config(config), Extractor(config.predictions), stable, candidate, Limits.of(config))
         self.last_error = None

@@ -24,6 +24,7 @@ __all__ = [
     "ABS_DIFF_BUCKETS",
     "LATENCY_BUCKETS_S",
     "ErrorCounts",
+    "FeatureStats",
     "Histogram",
     "RouterStats",
     "ShadowComparison",
@@ -118,6 +119,13 @@ class ShedCounts(StatsModel):
     mirror: int = Field(default=0, ge=0)
 
 
+class FeatureStats(StatsModel):
+    """One input feature over the sampled requests: numbers on `router.features.FEATURE_EDGES`, other values by category."""
+
+    numeric: Histogram | None = None
+    categories: dict[str, int] = Field(default_factory=dict)
+
+
 class RouterStats(StatsModel):
     instance_id: str
     started_at: datetime
@@ -140,6 +148,10 @@ class RouterStats(StatsModel):
     candidate: VariantStats = VariantStats()
     shadow: VariantStats = VariantStats()
     shadow_comparison: ShadowComparison = ShadowComparison()
+    # Requests whose input features were counted, values of features past the cap, and the features.
+    features_sampled: int = Field(default=0, ge=0)
+    features_dropped: int = Field(default=0, ge=0)
+    features: dict[str, FeatureStats] = Field(default_factory=dict)
 
 
 _IDENTITY_FIELDS = ("instance_id", "started_at", "generation", "unreadable_sample")
@@ -172,6 +184,8 @@ def delta(before: RouterStats | None, after: RouterStats) -> RouterStats:
 
 def _combine(a: Any, b: Any, sign: int, path: str, mismatch: _Mismatch) -> Any:
     """`a + sign * b` over a dumped stats tree; `path` names the field in errors."""
+    if isinstance(b, dict) and not isinstance(a, dict):  # a key only the second side has, e.g. a new feature
+        return b if sign > 0 else a
     if isinstance(a, dict) and set(a) == {"edges", "counts"}:
         return _combine_histogram(a, b, sign, path, mismatch)
     if isinstance(a, dict):
@@ -179,7 +193,7 @@ def _combine(a: Any, b: Any, sign: int, path: str, mismatch: _Mismatch) -> Any:
         return {k: _combine(a.get(k, 0), (b or {}).get(k, 0), sign, f"{path}.{k}", mismatch) for k in keys}
     if isinstance(a, int) and isinstance(b, int):
         return a + sign * b if sign > 0 or a >= b else a
-    return a if a is not None else b
+    return a if a is not None or b == 0 else b  # b == 0: the other side lacks the field
 
 
 def _combine_histogram(a: dict[str, Any], b: Any, sign: int, path: str, mismatch: _Mismatch) -> dict[str, Any]:
