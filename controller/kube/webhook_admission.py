@@ -115,15 +115,21 @@ class PodInjector:
             raise _NotInjected(POD_NOT_INJECTABLE, f"{INJECT_KEY}: {exc}; the Pod runs without the router") from exc
 
     async def _check_account(self, request: AdmissionRequest, rollout: ModelRollout, injection: Injection, pod: str) -> list[str]:
-        """A warning (and an Event on the rollout) when the Pod's account may not read the router's ConfigMap."""
-        if injection.account == router_name(rollout) or await self._can_read_config(rollout, injection.account):
+        """A warning (and an Event on the rollout) when the Pod's router will not be able to read its ConfigMap."""
+        if (injection.pod.get("spec") or {}).get("automountServiceAccountToken") is False:
+            message = (
+                f"Pod {pod} sets automountServiceAccountToken: false, so its router has no token to read ConfigMap "
+                f"{router_name(rollout)} with and cannot start: leave the token mounted"
+            )
+        elif injection.account == router_name(rollout) or await self._can_read_config(rollout, injection.account):
             return []
-        message = (
-            f"Pod {pod} runs under ServiceAccount {injection.account}, which may not read ConfigMap {router_name(rollout)}, "
-            f"so its router cannot start: bind Role {router_name(rollout)} to it "
-            f"(kubectl create rolebinding -n {rollout.namespace} {injection.account}-{router_name(rollout)} "
-            f"--role {router_name(rollout)} --serviceaccount {rollout.namespace}:{injection.account})"
-        )
+        else:
+            message = (
+                f"Pod {pod} runs under ServiceAccount {injection.account}, which may not read ConfigMap {router_name(rollout)}, "
+                f"so its router cannot start: bind Role {router_name(rollout)} to it "
+                f"(kubectl create rolebinding -n {rollout.namespace} {injection.account}-{router_name(rollout)} "
+                f"--role {router_name(rollout)} --serviceaccount {rollout.namespace}:{injection.account})"
+            )
         if not request.dry_run:
             await self._rollout_events.emit(rollout, EmitEvent(type="Warning", reason=ACCOUNT_CANNOT_READ_CONFIG, message=message))
         return [message]

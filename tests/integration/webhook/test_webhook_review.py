@@ -180,6 +180,18 @@ async def test_an_account_that_cannot_read_the_router_config_is_named_in_a_warni
     assert events[0].involved_object.kind == "ModelRollout" and "ServiceAccount unbound" in events[0].message
 
 
+async def test_a_pod_without_its_account_token_is_injected_with_a_warning(
+    admin: k8s.ApiClient, kube: KubeClient, real_namespace: str, configuration_name: str
+) -> None:
+    _setup(admin, real_namespace, configuration_name)
+    pod = pod_document("tokenless", labels={INJECT_KEY: "demo"})
+    pod["spec"]["automountServiceAccountToken"] = False
+    async with running_webhook(kube, _config(configuration_name)) as server:
+        response, injected = await _review(server, admin, configuration_name, pod, real_namespace)
+    assert [c["name"] for c in injected["spec"]["containers"]] == ["caller", SIDECAR_NAME]
+    assert "automountServiceAccountToken: false" in response["warnings"][0]
+
+
 MALFORMED: list[tuple[bytes | dict[str, Any], str]] = [
     (b"{not json", "not JSON"),
     (b"[1, 2]", "JSON list, not an AdmissionReview"),
