@@ -24,8 +24,8 @@ class Run:
 
 def _argv(scene: Scene, args: tuple[str, ...]) -> list[str]:
     assert isinstance(scene.backend, Real), "the CLI tests run on the real control plane"
-    kubeconfig = scene.backend.cluster.plane.kubeconfig_path
-    return [str(_PLUGIN), *args, "-n", scene.namespace, "--kubeconfig", str(kubeconfig)]
+    kubeconfig = [] if "--kubeconfig" in args else ["--kubeconfig", str(scene.backend.cluster.plane.kubeconfig_path)]
+    return [str(_PLUGIN), *args, "-n", scene.namespace, *kubeconfig]
 
 
 async def start_kubectl(scene: Scene, *args: str) -> asyncio.subprocess.Process:

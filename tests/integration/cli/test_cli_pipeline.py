@@ -100,7 +100,7 @@ async def test_wait_ends_0_on_promotion_printing_each_step_and_actions_print_the
 
 
 @REAL_ONLY
-async def test_wait_ends_1_when_the_candidate_is_rolled_back(scene: Scene) -> None:
+async def test_wait_ends_1_on_rollback_and_retry_promote_full_and_undo_act(scene: Scene) -> None:
     await _stable_with_traffic(scene, ANALYSED)
     scene.apply(canary_document("demo", BAD, ANALYSED))
     degraded = await start_kubectl(scene, "wait", "demo", "--for=degraded", "--timeout", "4m")
@@ -112,9 +112,22 @@ async def test_wait_ends_1_when_the_candidate_is_rolled_back(scene: Scene) -> No
     settled = await kubectl(scene, "status", "demo", "--timeout", "10s")
     assert settled.code == 1 and "ended without being healthy" in settled.err, settled
 
+    # The rejected revision again, straight to the end, then back to the stable before it.
+    retried = await kubectl(scene, "retry", "demo")
+    assert retried.code == 0 and "retry done: retry requested" in retried.out, retried
+    full = await kubectl(scene, "promote", "demo", "--full")
+    assert full.code == 0 and "promote-full done" in full.out, full
+    promoted = await kubectl(scene, "wait", "demo", "--for=promoted", "--timeout", "2m")
+    assert promoted.code == 0, promoted
+    undone = await kubectl(scene, "undo", "demo", "--to-revision", revision_of(template(STABLE)))
+    assert undone.code == 0 and "undo done" in undone.out, undone
+    back = await kubectl(scene, "wait", "demo", "--for=degraded", "--timeout", "2m")
+    assert back.code == 0 and "Degraded (Undone)" in back.out, back
+    assert scene.status("demo")["stableRevision"] == revision_of(template(STABLE))
+
 
 @REAL_ONLY
-async def test_an_unhandled_request_is_never_overwritten_and_usage_errors_exit_2(scene: Scene) -> None:
+async def test_an_unhandled_request_is_never_overwritten_and_usage_errors_exit_2(scene: Scene, tmp_path: Path) -> None:
     scene.apply(canary_document("demo", STABLE, PAUSING))  # no controller: nothing answers
     unanswered = await kubectl(scene, "promote", "demo", "--timeout", "1s")
     assert unanswered.code == 2 and "has not handled promote request" in unanswered.err, unanswered
@@ -129,6 +142,11 @@ async def test_an_unhandled_request_is_never_overwritten_and_usage_errors_exit_2
     assert missing.code == 1 and f"modelrollout {scene.namespace}/nope not found" in missing.err and missing.out == ""
     bad_duration = await kubectl(scene, "wait", "demo", "--timeout", "5")
     assert bad_duration.code == 2 and "argument --timeout: '5' is not a duration" in bad_duration.err, bad_duration
+    no_kubeconfig = await kubectl(scene, "get", "--kubeconfig", str(tmp_path / "missing"))
+    assert no_kubeconfig.code == 2 and "cannot be used" in no_kubeconfig.err, no_kubeconfig
+    (tmp_path / "a-file").write_text("")
+    into_file = await kubectl(scene, "report", "demo", "--out", str(tmp_path / "a-file"))
+    assert into_file.code == 2 and "is a file, not a directory" in into_file.err, into_file
     bad_state = await kubectl(scene, "wait", "demo", "--for=finished")
     assert bad_state.code == 2 and "argument --for: invalid choice: 'finished'" in bad_state.err, bad_state
 
