@@ -113,7 +113,8 @@ class RolloutFeed:
         ] or [{"router": "-", "served": None, "written": written, "error": "no ready router"}]
 
     async def _served(self, url: str) -> tuple[int | None, str | None]:
-        assert self._session is not None, "start() first"
+        if self._session is None:
+            raise RuntimeError("RolloutFeed.start() must run before routers are read")
         try:
             timeout = aiohttp.ClientTimeout(total=self._router_timeout_s)
             async with self._session.get(f"{url}/stats", timeout=timeout) as response:
