@@ -7,6 +7,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,11 +15,13 @@ from controller.kube.workqueue import Backoff, ShutDown, TokenBucket, WorkQueue
 
 pytestmark = pytest.mark.anyio
 
+K = TypeVar("K", bound=Hashable)
+
 
 @dataclass
 class _Call:
     at: float
-    callback: Callable[[Hashable], None]
+    callback: Callable[[Any], None]
     key: Hashable
     cancelled: bool = False
 
@@ -40,7 +43,7 @@ class SimulatedClock:
     def time(self) -> float:
         return self.now
 
-    def call_at(self, when: float, callback: Callable[[Hashable], None], key: Hashable, /) -> _Call:
+    def call_at(self, when: float, callback: Callable[[K], None], key: K, /) -> _Call:
         call = _Call(when, callback, key)
         heapq.heappush(self._calls, (when, next(self._order), call))
         return call
@@ -53,9 +56,9 @@ class SimulatedClock:
                 call.callback(call.key)
 
 
-async def _drain(queue: WorkQueue) -> list[object]:
+async def _drain(queue: WorkQueue[Hashable]) -> list[Hashable]:
     """Every key ready now, each processed at once."""
-    keys: list[object] = []
+    keys: list[Hashable] = []
     while len(queue):
         key = await queue.get()
         keys.append(key)
@@ -64,7 +67,7 @@ async def _drain(queue: WorkQueue) -> list[object]:
 
 
 async def test_a_key_added_many_times_waits_once() -> None:
-    queue = WorkQueue(clock=SimulatedClock())
+    queue: WorkQueue[Hashable] = WorkQueue(clock=SimulatedClock())
     for _ in range(5):
         queue.add("a")
     queue.add("b")
@@ -72,7 +75,7 @@ async def test_a_key_added_many_times_waits_once() -> None:
 
 
 async def test_a_key_added_while_processing_comes_back_after_done_not_before() -> None:
-    queue = WorkQueue(clock=SimulatedClock())
+    queue: WorkQueue[Hashable] = WorkQueue(clock=SimulatedClock())
     queue.add("a")
     key = await queue.get()
     queue.add("a")
@@ -83,7 +86,7 @@ async def test_a_key_added_while_processing_comes_back_after_done_not_before() -
 
 async def test_add_after_keeps_the_earliest_deadline() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(clock=clock)
     queue.add_after("a", 0.3)
     queue.add_after("a", 0.05)
     queue.add_after("a", 1.0)
@@ -100,7 +103,7 @@ async def test_add_after_keeps_the_earliest_deadline() -> None:
 
 async def test_a_key_ready_now_is_not_delayed_by_a_pending_timer() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(clock=clock)
     queue.add_after("a", 30.0)
     queue.add_after("b", 0)
     assert await _drain(queue) == ["b"]
@@ -109,7 +112,7 @@ async def test_a_key_ready_now_is_not_delayed_by_a_pending_timer() -> None:
 
 
 async def test_rate_limited_delay_doubles_per_failure_and_forget_resets() -> None:
-    queue = WorkQueue(backoff=Backoff(base_s=0.5, cap_s=4.0), rate=1000, burst=1000, clock=SimulatedClock())
+    queue: WorkQueue[Hashable] = WorkQueue(backoff=Backoff(base_s=0.5, cap_s=4.0), rate=1000, burst=1000, clock=SimulatedClock())
     delays = [queue.add_rate_limited("a") for _ in range(6)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     queue.forget("a")
@@ -119,7 +122,7 @@ async def test_rate_limited_delay_doubles_per_failure_and_forget_resets() -> Non
 
 async def test_a_failed_key_comes_back_when_its_backoff_has_passed() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(backoff=Backoff(base_s=2.0, cap_s=60.0), clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(backoff=Backoff(base_s=2.0, cap_s=60.0), clock=clock)
     queue.add_rate_limited("a")
     queue.add_rate_limited("a")  # a second failure: 4 s; the 2 s deadline already pending wins
     clock.advance(1.9)
@@ -130,11 +133,12 @@ async def test_a_failed_key_comes_back_when_its_backoff_has_passed() -> None:
 
 async def test_the_bucket_spaces_failing_keys_once_its_burst_is_spent() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(backoff=Backoff(base_s=0.001, cap_s=0.001), rate=10, burst=2, clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(backoff=Backoff(base_s=0.001, cap_s=0.001), rate=10, burst=2, clock=clock)
     delays = [queue.add_rate_limited(key) for key in ("a", "b", "c", "d")]
     assert delays == [0.001, 0.001, pytest.approx(0.1), pytest.approx(0.2)]
     clock.advance(0.1)
-    assert sorted(await _drain(queue)) == ["a", "b", "c"]
+    drained = await _drain(queue)
+    assert len(drained) == 3 and set(drained) == {"a", "b", "c"}
     clock.advance(0.1)
     assert await _drain(queue) == ["d"]
 
@@ -154,7 +158,7 @@ def test_token_bucket_rejects_nonsense() -> None:
 
 async def test_shut_down_wakes_waiting_workers_and_drops_timers() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(clock=clock)
     queue.add_after("timer", 1.0)
     waiting = asyncio.create_task(queue.get())
     await asyncio.sleep(0)
@@ -169,7 +173,7 @@ async def test_shut_down_wakes_waiting_workers_and_drops_timers() -> None:
 
 async def test_a_waiting_worker_is_woken_by_a_timer_firing() -> None:
     clock = SimulatedClock()
-    queue = WorkQueue(clock=clock)
+    queue: WorkQueue[Hashable] = WorkQueue(clock=clock)
     waiting = asyncio.create_task(queue.get())
     queue.add_after("a", 10.0)
     await asyncio.sleep(0)
@@ -179,7 +183,7 @@ async def test_a_waiting_worker_is_woken_by_a_timer_firing() -> None:
 
 
 async def test_workers_share_keys_without_overlap() -> None:
-    queue = WorkQueue(clock=SimulatedClock())
+    queue: WorkQueue[Hashable] = WorkQueue(clock=SimulatedClock())
     active: set[object] = set()
     overlaps: list[object] = []
     seen: list[object] = []
