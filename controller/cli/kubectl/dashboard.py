@@ -60,6 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
 
 
+def _user_name() -> str:
+    """Who runs the dashboard, for the Events of local actions; a container's uid may have no name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def _token(args: argparse.Namespace) -> str | None:
     if args.token_file is not None:
         token = args.token_file.read_text(encoding="utf-8").strip()
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot read the dashboard token: {exc}")
         return USAGE
     guard = Guard(address=args.address, token=token, allow_actions=not args.read_only, kube_identity=args.kubernetes_identity)
-    who = f"{getpass.getuser()} (kubeconfig)"
+    who = f"{_user_name()} (kubeconfig)"
     args.namespace = tuple(dict.fromkeys(args.namespace))
     args.name = None
 
