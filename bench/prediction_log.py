@@ -1,6 +1,7 @@
-"""The prediction log's price per request, measured in-process: `PredictionLog.record` at the default capacity.
+"""Prices per request measured in-process: the prediction log's record, and input feature extraction.
 
-    python bench/prediction_log.py [--requests N]      (prints microseconds per record)
+    python bench/prediction_log.py [--requests N]              (microseconds per record)
+    python bench/prediction_log.py --features [--requests N]   (microseconds per request at the default sampling)
 
 Run on the proxy's core by bench/router.py, which multiplies it by the router's throughput: the
 share of the router's time the log takes. That price is far steadier than the throughput A/B on
@@ -18,7 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from router.config import RouterConfig  # noqa: E402 - after the path is set
+from router.features import FeatureCounters, features_of  # noqa: E402
 from router.feedback import PredictionLog  # noqa: E402
+
+# What wrk sends in bench/router.py (bench/wrk.py's REQUEST_BODY).
+BODY = b'{"instances": [[0.1, 0.2, 0.3, 0.4]]}'
 
 
 def record_us(requests: int) -> float:
@@ -35,11 +40,27 @@ def record_us(requests: int) -> float:
     return (time.perf_counter() - started) / len(timed) * 1e6
 
 
+def features_us(requests: int) -> float:
+    """Microseconds per request that feature extraction takes at the default sampling: the draw on
+    every request, reading and counting the body's features on the sampled ones."""
+    percent = RouterConfig.model_fields["feature_sample_percent"].default
+    fields = RouterConfig.model_fields
+    counters = FeatureCounters(fields["max_features"].default, fields["max_feature_categories"].default)
+    draw = random.Random(1).random
+    started = time.perf_counter()
+    for _ in range(requests):
+        if draw() * 100 < percent:
+            counters.observe(features_of("/v1/models/bench:predict", BODY))
+    return (time.perf_counter() - started) / requests * 1e6
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=400_000)
+    parser.add_argument("--features", action="store_true", help="price feature extraction instead of the prediction log")
     args = parser.parse_args()
-    best = min(record_us(args.requests) for _ in range(3))  # the least disturbed of three runs
+    measure = features_us if args.features else record_us
+    best = min(measure(args.requests) for _ in range(3))  # the least disturbed of three runs
     print(f"{best:.4f}")
     return 0
 

@@ -293,11 +293,17 @@ def _report_log(rounds: dict[str, list[Result]], proxy_core: int) -> None:
         f"  prediction log, priced per request          {price:6.1%}   target < 5%     {'met' if price < 0.05 else 'MISSED'}"
         f"   ({record_us:.2f} us per record x {served:,.0f} req/s)"
     )
+    features_us = _record_us(proxy_core, "--features")
+    features = features_us * served / 1e6
+    print(
+        f"  feature extraction at 5%, priced            {features:6.1%}   target < 5%     {'met' if features < 0.05 else 'MISSED'}"
+        f"   ({features_us:.3f} us per request x {served:,.0f} req/s)"
+    )
 
 
-def _record_us(core: int) -> float:
-    """Microseconds one prediction-log record takes, measured on the proxy's core (bench/prediction_log.py)."""
-    command = ["taskset", "-c", str(core), sys.executable, str(Path(__file__).with_name("prediction_log.py"))]
+def _record_us(core: int, *options: str) -> float:
+    """Microseconds per request measured on the proxy's core by bench/prediction_log.py."""
+    command = ["taskset", "-c", str(core), sys.executable, str(Path(__file__).with_name("prediction_log.py")), *options]
     return float(subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout)
 
 
