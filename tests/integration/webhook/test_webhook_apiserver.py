@@ -107,7 +107,9 @@ async def test_pods_created_through_the_api_server_come_back_injected_or_unchang
     rollout = k8s.CustomObjectsApi(admin).create_namespaced_custom_object(
         "modelrollout.io", "v1alpha1", real_namespace, "modelrollouts", rollout_document("demo", real_namespace)
     )
-    k8s.CoreV1Api(admin).create_namespaced_service_account(real_namespace, router_service_account(ModelRollout.model_validate(rollout)))
+    core = k8s.CoreV1Api(admin)
+    core.create_namespaced_service_account(real_namespace, router_service_account(ModelRollout.model_validate(rollout)))
+    core.create_namespaced_service_account(real_namespace, {"metadata": {"name": "scorer"}})
     port = int(chart_configuration.rsplit(":", 1)[1].split("/")[0])
     config = WebhookConfig(listen=("127.0.0.1", port), hosts=("127.0.0.1",), refresh_every_s=0.5)
     labelled = pod_document("caller", labels={INJECT_KEY: "demo"})
@@ -117,6 +119,9 @@ async def test_pods_created_through_the_api_server_come_back_injected_or_unchang
         await async_wait_until("the API server to call the webhook with its CA", ready)
         injected = await asyncio.to_thread(_create_pod, admin, real_namespace, labelled)
         plain = await asyncio.to_thread(_create_pod, admin, real_namespace, pod_document("plain"))
+        # Its own account, not bound to the router's Role: the webhook asks the authorizer (a SubjectAccessReview).
+        own_account = pod_document("own", labels={INJECT_KEY: "demo"}, account="scorer")
+        own = await asyncio.to_thread(_create_pod, admin, real_namespace, own_account)
     down = await asyncio.to_thread(_create_pod, admin, real_namespace, pod_document("while-down", labels={INJECT_KEY: "demo"}))
 
     assert [c["name"] for c in injected["spec"]["containers"]] == ["caller", SIDECAR_NAME]
@@ -125,15 +130,24 @@ async def test_pods_created_through_the_api_server_come_back_injected_or_unchang
     assert router["args"][:3] == ["router", "--configmap", f"{real_namespace}/demo-router"]
     assert [c["name"] for c in plain["spec"]["containers"]] == ["caller"] and LABEL_ROUTER not in (plain["metadata"].get("labels") or {})
     assert plain["spec"]["serviceAccountName"] == "default"
+    assert own["spec"]["serviceAccountName"] == "scorer" and _injected(own)
     assert [c["name"] for c in down["spec"]["containers"]] == ["caller"], "with the webhook down the Pod is created as it is"
     asked = [
-        (e["verb"], e["objectRef"].get("resource"), e["responseStatus"]["code"])
+        (e["objectRef"].get("apiGroup", ""), e["objectRef"].get("resource"), e["verb"], e["responseStatus"]["code"])
         for e in control_plane.audit_events()
         if e.get("stage") == "ResponseComplete" and e["requestReceivedTimestamp"] >= since
         and (e.get("user") or {}).get("username") == CONTROLLER_USER and e.get("objectRef")
     ]  # fmt: skip
-    assert [a for a in asked if a[2] in (401, 403)] == [], "install.yaml's roles let the webhook do all it did"
-    assert ("patch", "mutatingwebhookconfigurations", 200) in asked, "it put its CA into the caBundle itself"
+    assert [a for a in asked if a[3] in (401, 403)] == [], "install.yaml's roles let the webhook do all it did"
+    # The webhook's own ClusterRole grants exactly what it used; reading rollouts and recording Events are the controller's.
+    webhook_groups = ("admissionregistration.k8s.io", "authorization.k8s.io")
+    used = {(group, resource, verb) for group, resource, verb, _code in asked if group in webhook_groups}
+    assert used == _granted_to_the_webhook()
+
+
+def _granted_to_the_webhook() -> set[tuple[str, str, str]]:
+    (role,) = [d for d in install_documents() if d["kind"] == "ClusterRole" and d["metadata"]["name"] == WEBHOOK_ROLE]
+    return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
 
 
 def _restricted_caller(name: str) -> dict[str, Any]:
