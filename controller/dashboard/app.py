@@ -22,6 +22,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from plotly.offline import get_plotlyjs
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -30,7 +32,7 @@ from controller.dashboard.actions import act
 from controller.dashboard.feed import RolloutFeed
 from controller.dashboard.history import step_names
 from controller.dashboard.identity import kube_user_for
-from controller.dashboard.security import CSRF_HEADER, SESSION_COOKIE, Denied, Guard
+from controller.dashboard.security import CSRF_HEADER, LOOPBACK_HOSTS, SESSION_COOKIE, Denied, Guard
 from controller.dashboard.views import detail, row
 from controller.engine.inputs import ManualAction
 from controller.kube.errors import KubeError, NotFound
@@ -206,4 +208,7 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
         Route("/static/{name}", static),
         Route("/healthz", healthz),
     ]
-    return Starlette(routes=routes)
+    # Bound to loopback, only a loopback name may be asked for: a page whose own name an attacker
+    # re-points at 127.0.0.1 (DNS rebinding) would otherwise read it, and post with its CSRF token.
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS))] if guard.local else []
+    return Starlette(routes=routes, middleware=middleware)

@@ -23,10 +23,12 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["SESSION_COOKIE", "CSRF_HEADER", "Guard", "Denied", "is_loopback"]
+__all__ = ["SESSION_COOKIE", "CSRF_HEADER", "LOOPBACK_HOSTS", "Guard", "Denied", "is_loopback"]
 
 SESSION_COOKIE = "modelrollout_session"
 CSRF_HEADER = "x-csrf-token"
+# The names a dashboard bound to loopback answers to (any port).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class Denied(Exception):
