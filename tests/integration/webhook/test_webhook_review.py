@@ -26,6 +26,7 @@ from controller.kube.webhook_server import WebhookConfig, WebhookServer
 from tests.integration.realkube.realkit import async_wait_until
 from tests.integration.webhook.webhookkit import (
     admission_review,
+    chart_webhook_config,
     pod_document,
     published_bundle,
     rollout_document,
@@ -66,13 +67,8 @@ async def _review(server: WebhookServer, admin: k8s.ApiClient, configuration: st
     return response, jsonpatch.apply_patch(pod, orjson.loads(base64.b64decode(response["patch"])))
 
 
-MIRROR = "mirror.example/modelrollout/modelrollout:0.1.0"  # the controller's --router-image
-
-
 def _config(configuration: str) -> WebhookConfig:
-    return WebhookConfig(
-        listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration, refresh_every_s=0.5, router_image=MIRROR
-    )
+    return WebhookConfig(listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration, refresh_every_s=0.5)
 
 
 def _setup(admin: k8s.ApiClient, namespace: str, configuration: str) -> ModelRollout:
@@ -87,17 +83,19 @@ async def test_a_labelled_pod_gets_the_router_exactly_as_the_managed_router_runs
 ) -> None:
     rollout = _setup(admin, real_namespace, configuration_name)
     pod = pod_document("caller", labels={INJECT_KEY: "demo", "app": "caller"})
-    async with running_webhook(kube, _config(configuration_name)) as server:
+    config = chart_webhook_config(configuration_name)  # as the chart runs the controller, on loopback
+    async with running_webhook(kube, config) as server:
         _response, patched = await _review(server, admin, configuration_name, pod, real_namespace)
+    chart_image = config.router_image
 
     caller, router = patched["spec"]["containers"]
     assert caller == pod["spec"]["containers"][0], "the caller's own container is untouched"
-    assert router == sidecar_container(rollout, MIRROR)
-    managed = router_deployment(rollout, MIRROR)["spec"]["template"]["spec"]["containers"][0]
+    assert router == sidecar_container(rollout, chart_image)
+    managed = router_deployment(rollout, chart_image)["spec"]["template"]["spec"]["containers"][0]
     # Field by field against the router Deployment the controller runs: the same program, config and limits.
     for field in ("image", "readinessProbe", "livenessProbe", "securityContext", "resources"):
         assert router[field] == managed[field], field
-    assert router["resources"] == RESOURCES and router["image"] == MIRROR, "the controller's router image, as the managed router's"
+    assert router["resources"] == RESOURCES and router["image"] == chart_image, "the image the chart gives the controller for routers"
     assert router["args"][:3] == managed["args"][:3] == ["router", "--configmap", f"{real_namespace}/demo-router"]
     assert router["args"][3:] == ["--listen", "127.0.0.1:15080", "--admin-listen", "0.0.0.0:15090"], "callers reach it on loopback"
     # The admin port by the same name (the controller finds routers by it), on the sidecar's own number; no data port exposed.

@@ -7,17 +7,23 @@ same control plane never reach it.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
+import importlib.util
 import ssl
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from kubernetes import client as k8s
 
+from controller.cli import operator
 from controller.kube.client import KubeClient
 from controller.kube.webhook_server import MUTATE_PATH, WebhookConfig, WebhookServer
 
@@ -30,6 +36,7 @@ __all__ = [
     "published_bundle",
     "trusting",
     "send_review",
+    "chart_webhook_config",
 ]
 
 
@@ -147,3 +154,28 @@ async def send_review(server: WebhookServer, verify: ssl.SSLContext, body: bytes
         if isinstance(body, bytes):
             return await http.post(url, content=body, headers={"content-type": "application/json"})
         return await http.post(url, json=body)
+
+
+def chart_webhook_config(configuration: str, refresh_every_s: float = 0.5) -> WebhookConfig:
+    """The webhook as the chart's default values configure the controller, moved to loopback for the test.
+
+    The controller's arguments come from the chart rendered by Helm's engine (as install.yaml is),
+    parsed by the controller's own parser; only where it listens, the name it is called by and the
+    configuration it keeps are the test's.
+    """
+    generator_path = Path(__file__).resolve().parents[3] / "manifests" / "generate_install.py"
+    spec = importlib.util.spec_from_file_location("generate_install", generator_path)
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, generator)
+    spec.loader.exec_module(generator)
+    rendered = generator.render_chart({})
+    (deployment,) = [doc.body for doc in rendered if doc.kind == "Deployment" and "controller" in doc.body["metadata"]["name"]]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    operator.add_arguments(parser)
+    config = operator.webhook_from(parser.parse_args(args[1:]), "test-replica")
+    assert config is not None, "the chart turns the webhook on by default"
+    return dataclasses.replace(
+        config, listen=("127.0.0.1", 0), hosts=("127.0.0.1",), configuration=configuration, refresh_every_s=refresh_every_s
+    )
