@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import celpy
+import helm_python
 import pytest
-from chartkit import KUBE_VERSIONS, Docs, controller_container, find, one, schema_errors
+from chartkit import KUBE_VERSIONS, REPO_ROOT, Docs, controller_container, find, one, schema_errors
 
 from controller.cli import operator
 from controller.kube.webhook_inject import INJECT_KEY
@@ -180,3 +181,18 @@ def test_routers_managed_or_injected_run_the_release_image(render: Render, value
     parsed = parser.parse_args(args[1:])
     webhook = operator.webhook_from(parsed, "replica-a")
     assert operator.config_from(parsed).router_image == image and webhook is not None and webhook.router_image == image
+
+
+@pytest.mark.parametrize("values", [CERT_MANAGER, OWN_ISSUER, {"webhook": {"enabled": False}}], ids=["cert-manager", "own-issuer", "off"])
+def test_helm_lint_finds_nothing_to_warn_about_in_the_webhook_value_sets(values: dict[str, Any]) -> None:
+    report = helm_python.lint(str(REPO_ROOT / "charts" / "modelrollout"), values, strict=True, namespace="modelrollout-system")
+    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [({"webhook": {"timeoutSeconds": 60}}, "timeoutSeconds"), ({"webhook": {"certManager": {"issuerRef": {"kind": "Vault"}}}}, "kind")],
+)
+def test_webhook_values_outside_the_schema_are_refused_naming_the_field(render: Render, values: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(helm_python.HelmError, match=complaint):
+        render(values)
