@@ -176,3 +176,17 @@ def test_a_label_that_is_no_class_is_400_naming_it(front: tuple[str, list[Router
 
 def _config_of(router: RouterProcess) -> dict[str, Any]:
     return dict(json.loads(router.config_path.read_text()))
+
+
+def test_a_peer_that_does_not_answer_is_counted_and_the_rest_still_join(start_router: RouterFactory, base_config: dict[str, Any]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    holder = start_router(base_config)
+    asked = start_router(base_config)
+    config = {**base_config, "feedbackPeers": [holder.admin, dead]}
+    for router in (holder, asked):
+        router.reconfigure(config)
+    answers = send_many(holder.url + PREDICT, [{"instances": [[0.4]]}] * 5)
+    reply = asked.feedback([{"requestId": a.request_id, "label": 0.4} for a in answers] + [{"requestId": "gone", "label": 1}])
+    assert reply.json() == {"matched": 5, "late": 0, "unmatched": 1}
+    assert asked.stats()["feedbackPeerErrors"] == 1 and asked.stats()["feedbackUnmatched"] == 1
+    assert holder.stats()["stable"]["labelled"] == 5
