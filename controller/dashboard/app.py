@@ -42,7 +42,7 @@ __all__ = ["DashboardSettings", "build_app"]
 
 _STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 _KEEPALIVE_S = 15.0
-# Live updates are coalesced: at most one push per stream in this long, however busy the cluster.
+# Live updates are coalesced: at most one build (and push) per stream in this long, however busy the cluster.
 _COALESCE_S = 0.5
 # A rollout page's Events and router generations change without the rollout changing: read them this often.
 _DETAIL_REFRESH_S = 5.0
@@ -105,27 +105,27 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
         return JSONResponse(data) if data is not None else JSONResponse({"error": "not found"}, status_code=404)
 
     def stream(build: Callable[[], Awaitable[Any]], key: Callable[[], Any]) -> Response:
+        """Server-sent events: `build()` again when `key()` changes or every refresh period, sent when it differs."""
+
         async def events() -> AsyncIterator[str]:
-            seen, sent, last_key, built_at = -1, "", None, 0.0
             loop = asyncio.get_running_loop()
+            seen, sent, last_key = -1, "", object()
+            built_at = quiet_since = loop.time() - _DETAIL_REFRESH_S
             while True:
-                version = await feed.wait_change(seen, _KEEPALIVE_S if seen >= 0 else 0.0)
+                seen = await feed.wait_change(seen, _DETAIL_REFRESH_S)
                 if feed.closed:
                     return
-                now_key = key()
-                stale = loop.time() - built_at >= _DETAIL_REFRESH_S
-                if version == seen and not stale:
+                now, current = loop.time(), key()
+                if current != last_key or now - built_at >= _DETAIL_REFRESH_S:
+                    last_key, built_at = current, now
+                    payload = json.dumps(await build(), separators=(",", ":"))
+                    if payload != sent:
+                        sent, quiet_since = payload, now
+                        yield f"data: {payload}\n\n"
+                    await asyncio.sleep(_COALESCE_S)  # however busy the cluster, at most one build per _COALESCE_S
+                elif now - quiet_since >= _KEEPALIVE_S:
+                    quiet_since = now
                     yield ": keep-alive\n\n"
-                    continue
-                seen = version
-                if now_key == last_key and not stale:
-                    continue  # another rollout changed: nothing of this stream's
-                last_key, built_at = now_key, loop.time()
-                payload = json.dumps(await build(), separators=(",", ":"))
-                if payload != sent:
-                    sent = payload
-                    yield f"data: {payload}\n\n"
-                await asyncio.sleep(_COALESCE_S)
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
