@@ -135,6 +135,9 @@ class RouterSpec(ApiModel):
         default=3600.0,
         description="How long a router keeps a prediction for its delayed label; a label after it is counted late.",
     )
+    feature_sample_percent: float = Field(
+        default=5.0, ge=0, le=100, description="Percent of requests whose input features the router counts; 0 counts none."
+    )
     timeout: Duration = Field(default=30.0, description="Upstream timeout; a slower model server answers 504.")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Larger request bodies are refused with 413.")
     mirror_max_in_flight: int = Field(

@@ -66,6 +66,7 @@ def build_config(
         sticky=_sticky(rollout),
         predictions=_predictions(rollout),
         feedback_retention_seconds=router.feedback_retention,
+        feature_sample_percent=router.feature_sample_percent,
         feedback_peers=list(peers),
         max_body_bytes=router.max_body_bytes,
         timeout_seconds=router.timeout,
