@@ -182,6 +182,10 @@ class MetricSpec(ApiModel):
     on_provider_error: ProviderErrorPolicy = Field(
         default=ProviderErrorPolicy.HOLD, description="hold: an unreachable provider holds the step; fail: it counts as a failure."
     )
+    dry_run: bool = Field(
+        default=False,
+        description="Measure and record verdicts (evidence, tallies) without acting on them: never rolls back, holds or stalls.",
+    )
 
     @model_validator(mode="after")
     def _one_source_one_judgement(self) -> MetricSpec:
@@ -206,10 +210,6 @@ class MetricSpec(ApiModel):
         self._check_min_samples()
         return self
 
-    dry_run: bool = Field(
-        default=False,
-        description="Measure and record verdicts (evidence, tallies) without acting on them: never rolls back, holds or stalls.",
-    )
     def _check_compare(self, source: str) -> None:
         """A statistical test needs events out of a count or a distribution per variant: only the router gives them."""
         if self.compare is None:
