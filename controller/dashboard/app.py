@@ -30,8 +30,9 @@ from starlette.routing import Route
 
 from controller.dashboard.actions import act
 from controller.dashboard.feed import RolloutFeed
-from controller.dashboard.history import step_names
+from controller.dashboard.history import rollout_start, step_names
 from controller.dashboard.identity import kube_user_for
+from controller.dashboard.prometheus import HistoryError, PrometheusHistory
 from controller.dashboard.security import CSRF_HEADER, LOOPBACK_HOSTS, SESSION_COOKIE, Denied, Guard
 from controller.dashboard.views import detail, row
 from controller.engine.inputs import ManualAction
@@ -52,6 +53,7 @@ _DETAIL_REFRESH_S = 5.0
 class DashboardSettings:
     guard: Guard
     who: str  # who acts, as the Event says: the kubeconfig's user locally, the token's holder otherwise
+    history: PrometheusHistory | None = None  # charts of every router metric, when a Prometheus is given
 
 
 @cache
@@ -76,7 +78,14 @@ def build_app(feed: RolloutFeed, settings: DashboardSettings) -> Starlette:
         if obj is None:
             return None
         events, routers = await asyncio.gather(feed.events(namespace), feed.routers(namespace, name))
-        return detail(obj, step_names(obj), events, routers, datetime.now(UTC))
+        now = datetime.now(UTC)
+        data = detail(obj, step_names(obj), events, routers, now)
+        if settings.history is not None:
+            try:
+                data["charts"] = await settings.history.charts(namespace, name, rollout_start(obj, events, now), now) + data["charts"]
+            except HistoryError as exc:
+                data["historyNote"] = str(exc)
+        return data
 
     def page(request: Request, template: str, data: Any, title: str) -> Response:
         session = request.cookies.get(SESSION_COOKIE) or guard.new_session()

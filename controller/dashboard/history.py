@@ -124,6 +124,16 @@ def rollout_events(events: list[dict[str, Any]], obj: dict[str, Any]) -> list[di
     return sorted(mine, key=lambda e: event_time(e) or datetime.min.replace(tzinfo=UTC))
 
 
+def rollout_start(obj: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> datetime:
+    """When the rollout in progress (or the last one) started: its RolloutStarted Event, else what status and metadata say."""
+    starts = [event_time(e) for e in rollout_events(events, obj) if e.get("reason") in ("RolloutStarted", "Initialized")]
+    if known := [t for t in starts if t is not None]:
+        return known[-1]
+    status = ModelRolloutStatus.model_validate(obj.get("status") or {}) if obj.get("status") else ModelRolloutStatus()
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    return status.step_started_at or (datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else now)
+
+
 def step_records(obj: dict[str, Any], status: ModelRolloutStatus, events: list[dict[str, Any]], now: datetime) -> list[StepRecord]:
     """The current rollout's steps with their start and end times, as far as Events and status tell."""
     names = step_names(obj)

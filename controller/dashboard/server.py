@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 
+import httpx
 import uvicorn
 
 from controller.dashboard.app import DashboardSettings, build_app
 from controller.dashboard.feed import RolloutFeed
+from controller.dashboard.prometheus import PrometheusHistory
 from controller.kube.client import MODELROLLOUT, KubeClient
 from controller.kube.errors import KubeError
 from controller.kube.routers import RouterAddress, same_address
@@ -60,19 +63,19 @@ async def serve(
     stop: asyncio.Event,
     reach: RouterAddress = same_address,
     on_listening: Callable[[str], None] = print,
+    prometheus: str | None = None,
 ) -> None:
     """Serve until `stop` is set; `on_listening` gets the URL once the port is bound."""
     feed = RolloutFeed(client, namespaces, reach)
     await feed.start()
+    http = httpx.AsyncClient(timeout=10.0)
+    if prometheus is not None:
+        settings = dataclasses.replace(settings, history=PrometheusHistory(prometheus, http))
+    # Live streams end when the feed closes; the grace period covers a client that never reads again.
     config = uvicorn.Config(
-        build_app(feed, settings),
-        host=address,
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
+        build_app(feed, settings), host=address, port=port, log_level="warning", lifespan="off", access_log=False,
         timeout_graceful_shutdown=2,
-    )
+    )  # fmt: skip
     server = _Server(config)
     task = asyncio.create_task(_listen(server), name="dashboard-http")
     try:
@@ -89,4 +92,5 @@ async def serve(
         server.should_exit = True
         with contextlib.suppress(OSError):
             await task
+        await http.aclose()
         await feed.stop()

@@ -16,6 +16,7 @@ import os
 import signal
 import webbrowser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from controller.cli.kubectl.common import OK, USAGE, error, namespace_of, with_client
 from controller.dashboard.app import DashboardSettings
@@ -57,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also accept a person's own Kubernetes bearer token for an action, if the API server says they may patch the rollout",
     )
     parser.add_argument("--read-only", action="store_true", help="no action buttons, whoever asks")
+    parser.add_argument(
+        "--prometheus", metavar="URL", help="a Prometheus scraping the routers: charts of every router metric over the whole rollout"
+    )
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
 
 
@@ -78,6 +82,9 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.prometheus is not None and urlsplit(args.prometheus).scheme not in ("http", "https"):
+        error(f"--prometheus {args.prometheus!r} is not an http(s) URL, e.g. http://prometheus.monitoring:9090")
+        return USAGE
     if not 0 <= args.port < 65536:
         error(f"--port {args.port} is outside 0..65535")
         return USAGE
@@ -104,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
                 webbrowser.open(url)
 
         try:
-            await serve(client, namespaces, args.address, args.port, DashboardSettings(guard, who), stop=stop, on_listening=listening)
+            settings = DashboardSettings(guard, who)
+            await serve(
+                client, namespaces, args.address, args.port, settings, stop=stop, on_listening=listening, prometheus=args.prometheus
+            )
         except OSError as exc:
             error(f"cannot listen on {args.address}:{args.port}: {exc.strerror or exc}")
             return USAGE

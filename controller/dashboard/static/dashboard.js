@@ -111,6 +111,9 @@
     }
     function renderCharts(d) {
       const box = document.getElementById("charts");
+      let note = document.getElementById("history-note");
+      if (d.historyNote && !note) { note = document.createElement("p"); note.id = "history-note"; note.className = "empty"; box.parentNode.insertBefore(note, box); }
+      if (note) setText(note, d.historyNote || "");
       if (!d.charts.length) { if (!box.querySelector(".empty")) box.innerHTML = '<p class="empty">No analysis measured yet in this rollout.</p>'; return; }
       const empty = box.querySelector(".empty"); if (empty) empty.remove();
       d.charts.forEach((c) => {
