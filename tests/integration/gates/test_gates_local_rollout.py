@@ -54,6 +54,7 @@ async def test_gates_hold_until_they_say_yes_and_post_rollout_hears_the_promotio
         rollout = _rollout(
             server,
             {"name": "approve", "type": "confirm-rollout", "path": "flaky", "retries": 0},
+            {"name": "smoke-test", "type": "pre-rollout", "path": "smoke"},
             {"name": "release", "type": "confirm-promotion", "path": "yes"},
             {"name": "broken-incidents", "type": "rollback", "path": "fail", "retries": 1, "interval": "1s"},
             {"name": "announce", "type": "post-rollout", "path": "announce"},
@@ -67,6 +68,9 @@ async def test_gates_hold_until_they_say_yes_and_post_rollout_hears_the_promotio
         ("approve", Verdict.PASSED, "confirm-rollout gate yes: HTTP 200: ok")
     ]
     assert server.calls["flaky"] == 3 and server.calls["yes"] == 1
+    # pre-rollout is asked once confirm-rollout said yes, and once it says yes itself.
+    assert server.calls["smoke"] == 1 and ("smoke-test", Verdict.PASSED, "pre-rollout gate yes: HTTP 200: ok") in evidence
+    assert [e[0] for e in evidence if e[0] in ("approve", "smoke-test")] == ["approve"] * 3 + ["smoke-test"]
     # A rollback gate answering 500 says no: it was retried, recorded, and never rolled back.
     assert ("broken-incidents", Verdict.PASSED, "rollback gate no: HTTP 500: gate is broken") in evidence
     assert server.calls["fail"] >= 2
