@@ -102,7 +102,7 @@ async def _live(rollout: ModelRollout, stable: str, candidate: str, recording: P
     """A live shadow rollout that gets each recorded request once, all inside its analysis window.
 
     The window opens when the routers confirm the mirror; the rollout's own notification that its
-    first step (the mirror) completed says so, so the traffic starts on it. Ticks are a third of
+    first step (the mirror) completed says so, so the traffic starts on it. Ticks are half
     the interval apart: the measurement's baseline is a reading kept from the window's start, and
     only the last few rounds of readings are kept.
     """
@@ -137,7 +137,7 @@ async def _live(rollout: ModelRollout, stable: str, candidate: str, recording: P
         return lambda: task
 
     target = LocalTarget(
-        rollout, stable, candidate, speed=5, tick_s=20.0, deadline_s=900, report_dir=workdir / "live", log_dir=workdir / "live-logs",
+        rollout, stable, candidate, speed=5, tick_s=30.0, deadline_s=900, report_dir=workdir / "live", log_dir=workdir / "live-logs",
         notifications=notifications,
     )  # fmt: skip
     try:
