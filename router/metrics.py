@@ -134,6 +134,8 @@ def _router_families(stats: RouterStats) -> Iterator[Metric]:
         "Requests moved to a fresh upstream connection: the pooled one was closed before any byte of them was sent.",
         value=stats.upstream_retries,
     )
+    yield CounterMetricFamily(PREFIX + "features_sampled", "Requests whose input features were counted.", value=stats.features_sampled)
+    yield CounterMetricFamily(PREFIX + "features_dropped", "Feature values past maxFeatures, not counted.", value=stats.features_dropped)
     shed = CounterMetricFamily(PREFIX + "shed", "Work refused with 503, or mirrored copies not sent, because a limit was reached.", labels=["reason"])
     for reason, count in stats.shed.model_dump().items():
         shed.add_metric([reason], count)

@@ -37,6 +37,7 @@ def test_thousands_of_feature_names_and_categories_keep_it_bounded(start_router:
     assert stats["featuresDropped"] == 5_000 * 11 - 5_000 - 49  # every value of a feature past the cap
     colours = stats["features"]["colour"]["categories"]
     assert len(colours) == 21 and colours["__other__"] == 5_000 - 20
+    assert f"modelrollout_router_features_dropped_total {float(stats['featuresDropped'])}" in router.metrics()
     grown_mib = (rss_kib(router.process.popen.pid) - settled) / 1024
     assert grown_mib < 32, f"RSS grew {grown_mib:.1f} MiB over 4,500 requests of new names"
 
