@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # kubectl plugin verbs: `kubectl modelrollout get|status|promote|...`
 KUBECTL_COMMANDS: dict[str, tuple[str, str]] = {
     "get": ("controller.cli.kubectl.get", "list ModelRollouts with phase, step, split and revisions"),
-    "status": ("controller.cli.kubectl.status", "show one ModelRollout's status and evidence; --watch follows it"),
+    "status": ("controller.cli.kubectl.status", "one rollout's status and evidence; --watch follows it, --timeout waits for it to settle"),
     "promote": ("controller.cli.kubectl.promote", "complete the current step; --full promotes now"),
     "abort": ("controller.cli.kubectl.abort", "roll the candidate back: all traffic to stable"),
     "retry": ("controller.cli.kubectl.retry", "roll out a rejected revision again"),
