@@ -14,13 +14,15 @@ import uvicorn
 from controller.dashboard.app import DashboardSettings, build_app
 from controller.dashboard.feed import RolloutFeed
 from controller.dashboard.prometheus import PrometheusHistory
-from controller.kube.client import MODELROLLOUT, KubeClient
+from controller.kube.client import MODELROLLOUT, Kind, KubeClient
 from controller.kube.errors import KubeError
 from controller.kube.routers import RouterAddress, same_address
 
 __all__ = ["visible_namespaces", "serve"]
 
 log = logging.getLogger(__name__)
+
+NAMESPACE = Kind("Namespace", "CoreV1Api", "namespace", cluster=True)
 
 
 class _Server(uvicorn.Server):
@@ -40,17 +42,32 @@ async def _listen(server: uvicorn.Server) -> None:
 
 
 async def visible_namespaces(client: KubeClient, asked: tuple[str, ...], fallback: str) -> tuple[str, ...]:
-    """The namespaces to show: those asked for; else all when the caller may list across them, else its own."""
+    """The namespaces to show: those asked for; else all when the caller may list across them; else each
+    namespace whose ModelRollouts it may list, when it may list namespaces; else its kubeconfig's own."""
     if asked:
         return asked
-    try:
-        await client.list(MODELROLLOUT, None)
+    if await _may_list(client, None):
         return ()
+    try:
+        namespaces, _version = await client.list(NAMESPACE, None)
     except KubeError as exc:
         if exc.status != 403:
             raise
-        log.info("cannot list ModelRollouts in every namespace (%s); showing namespace %s", exc.reason, fallback)
+        log.info("cannot list ModelRollouts in every namespace, nor namespaces; showing namespace %s", fallback)
         return (fallback,)
+    names = [str(n["metadata"]["name"]) for n in namespaces]
+    allowed = await asyncio.gather(*(_may_list(client, name) for name in names))
+    return tuple(name for name, ok in zip(names, allowed, strict=True) if ok) or (fallback,)
+
+
+async def _may_list(client: KubeClient, namespace: str | None) -> bool:
+    try:
+        await client.list(MODELROLLOUT, namespace)
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
+        return False
+    return True
 
 
 async def serve(
