@@ -10,7 +10,7 @@ from controller.api.gates import WebhookGate
 from controller.api.status import Phase, TrafficSplit, Verdict
 from controller.engine.actions import TellGate
 from controller.engine.decide import decide, due_measurements, gates_to_ask
-from controller.engine.inputs import GateAnswer, GateRequest, Observations, ScopedObservation
+from controller.engine.inputs import GateAnswer, GateRequest, ManualAction, Observations, ScopedObservation
 from controller.engine.reasons import Reason
 from tests.unit.engine.engine_harness import Simulation, Tick, canary, events, promoted, rollout_of
 
@@ -34,7 +34,7 @@ def _says(yes: bool, detail: str = "", error: str | None = None) -> Answer:
     return lambda request: GateAnswer(gate=request.gate.name, yes=yes, detail=detail, error=error)
 
 
-def _tick(sim: Simulation, answer: Answer, seconds: float = 10.0) -> list[GateRequest]:
+def _tick(sim: Simulation, answer: Answer, seconds: float = 10.0, request: ManualAction | None = None) -> list[GateRequest]:
     """One reconcile as the driver does it, with the gates answered by `answer`; the gates asked."""
     before = sim.rollout
     asked = gates_to_ask(before, sim.now)
@@ -42,7 +42,8 @@ def _tick(sim: Simulation, answer: Answer, seconds: float = 10.0) -> list[GateRe
     observations = Observations(
         measurements=[ScopedObservation(scope=r.scope, observation=sim._observe(r)) for r in wanted],
         ready_revisions=frozenset(r for r, n in sim.replicas.items() if n > 0),
-        gates=[answer(request) for request in asked],
+        gates=[answer(gate) for gate in asked],
+        request=sim._request(request),
     )
     decision = decide(sim.rollout, observations, sim.now)
     sim._carry_out(decision.actions)
@@ -130,3 +131,14 @@ def test_post_rollout_gates_are_told_once_when_the_rollout_ends() -> None:
         told += [a for a in sim.ticks[-1].decision.actions if isinstance(a, TellGate)]
     assert promoted(sim.rollout)
     assert [(t.gate.name, t.revision, t.outcome) for t in told] == [("announce", sim.revision("2"), Reason.PROMOTED)]
+
+
+def test_promote_full_waits_on_confirm_promotion_and_abort_does_not() -> None:
+    sim = _simulation(_gate("release-manager", "confirm-promotion"))
+    _tick(sim, _says(yes=False))
+    _tick(sim, _says(yes=False), request=ManualAction.PROMOTE_FULL)
+    for _ in range(5):
+        _tick(sim, _says(yes=False))
+    assert not promoted(sim.rollout) and sim.rollout.status.reason == Reason.WAITING_FOR_GATE
+    _tick(sim, _says(yes=False), request=ManualAction.ABORT)
+    assert sim.rollout.status.phase is Phase.DEGRADED and sim.rollout.status.candidate_revision is None
