@@ -146,6 +146,12 @@ class RouterSpec(ApiModel):
     retry_candidate_on_stable: bool = Field(
         default=False, description="Retry a failed candidate call on stable; the failure still counts against the candidate."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="The router's log lines: text, or json (one JSON object a line) for log pipelines."
+    )
+    access_log_sample: float = Field(
+        default=0.0, ge=0, le=1, description="Share of answered requests the router logs (0.01: one in a hundred); 0 logs none."
+    )
 
 
 class PauseStep(ApiModel):

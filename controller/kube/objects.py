@@ -177,6 +177,11 @@ def _router_container(rollout: ModelRollout, name: str, listen: str, admin_port:
     }
     if spec.resources:
         container["resources"] = quantities_as_strings(spec.resources)
+    # Only when set, so routers of rollouts that set neither keep the pod template they had.
+    if spec.log_format != "text":
+        container["args"] += ["--log-format", spec.log_format]
+    if spec.access_log_sample > 0:
+        container["args"] += ["--access-log-sample", f"{spec.access_log_sample:g}"]
     return container
 
 
