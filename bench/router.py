@@ -122,22 +122,25 @@ class Bench:
             self.cpu_rounds.setdefault(name, []).append(statistics.fmean(costs))
         self._this_round, self._cpu_this_round = {}, {}
 
-    def load(self, name: str, url: str, pace: Pace = "saturated") -> Result:
+    def load(self, name: str, url: str, pace: Pace = "saturated", warmup_s: int = 2) -> Result:
         args = self.args
         connections = args.connections if pace == "saturated" else args.paced_connections
         script = self.scripts[pace]
-        run_wrk(url, script, core=args.load_core, connections=connections, duration_s=2)  # warm-up, discarded
+        run_wrk(url, script, core=args.load_core, connections=connections, duration_s=warmup_s)  # warm-up, discarded
         result = run_wrk(url, script, core=args.load_core, connections=connections, duration_s=args.duration)
         self._this_round.setdefault(name, []).append(result)
         print(f"  {name:<24} {_row(result)}")
         return result
 
-    def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated", feedback_capacity: int | None = None) -> None:
+    def router(
+        self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated", feedback_capacity: int | None = None,
+        warmup_s: int = 2,
+    ) -> None:  # fmt: skip
         config = _router_config(self.workdir, ports, mirror_percent, feedback_capacity)
         process, url, admin = _start_router(config, self.args.proxy_core)
         with running(process, f"{admin}/readyz"):
             cpu_before, served_before = _cpu_s(process.pid), _served(admin)
-            self.load(name, url, pace)
+            self.load(name, url, pace, warmup_s)
             cpu_s, served = _cpu_s(process.pid) - cpu_before, _served(admin) - served_before
             self._cpu_this_round.setdefault(name, []).append(cpu_s / max(served, 1))
             print(f"  {'':<24} {_router_counts(admin)}; {cpu_s / max(served, 1) * 1e6:.1f} us of CPU per request")
@@ -169,6 +172,10 @@ def _combine(results: list[Result], average: Callable[[Iterable[float]], float])
         errors=sum(r.errors for r in results),
     )
 
+
+# Long enough for ~2x the default feedbackCapacity of requests: the log has grown to its bound and
+# recycles its memory, as it does in steady state (while it grows, first-touched pages cost the kernel).
+LOG_WARMUP_S = 15
 
 STABLE_SHARE = 0.9  # mirroring copies only what the stable serves: 90% of requests at 90/10
 
@@ -390,16 +397,16 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports) -> None:
         ("router 90/10 +mirror 10%", 10, None), ("router 90/10 +mirror 100%", 100, None),
     ]  # fmt: skip
     for name, mirror_percent, capacity in [*routers, *reversed(routers[:-1])]:
-        bench.router(name, ports, mirror_percent, feedback_capacity=capacity)
+        bench.router(name, ports, mirror_percent, feedback_capacity=capacity, warmup_s=LOG_WARMUP_S)
     for pace in UNSATURATED:
         bench.load(f"{pace} direct", direct, pace)
         bench.router(f"{pace} router +mirror", ports, 10, pace)
 
 
 def _log_round(bench: Bench, ports: Ports) -> None:
-    """The prediction log's A/B alone, mirrored in time (A B B A)."""
+    """The prediction log's A/B alone, mirrored in time (A B B A), each after a warm-up that fills the log."""
     for name, capacity in (("router 90/10 no log", 0), ("router 90/10", None), ("router 90/10", None), ("router 90/10 no log", 0)):
-        bench.router(name, ports, 0, feedback_capacity=capacity)
+        bench.router(name, ports, 0, feedback_capacity=capacity, warmup_s=LOG_WARMUP_S)
 
 
 if __name__ == "__main__":
