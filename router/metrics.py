@@ -88,7 +88,9 @@ def _unreadable_family(readability: dict[str, Readability]) -> Metric:
 def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
     labels = ["variant"]
     requests = CounterMetricFamily(PREFIX + "requests", "Calls made to each variant.", labels=labels)
-    errors = CounterMetricFamily(PREFIX + "errors", "Failed calls by kind: status_5xx, connect, timeout, protocol.", labels=["variant", "kind"])
+    errors = CounterMetricFamily(
+        PREFIX + "errors", "Failed calls by kind: status_5xx, connect, timeout, protocol.", labels=["variant", "kind"]
+    )
     latency = HistogramMetricFamily(PREFIX + "request_duration_seconds", "Upstream call latency.", labels=labels)
     scores = HistogramMetricFamily(PREFIX + "predictions", "Numeric predictions, on the configured bins.", labels=labels)
     classes = CounterMetricFamily(PREFIX + "prediction_labels", "Label predictions by label.", labels=["variant", "label"])
@@ -115,7 +117,11 @@ def _variant_families(variants: dict[str, VariantStats]) -> Iterator[Metric]:
 def _shadow_families(stats: RouterStats) -> Iterator[Metric]:
     shadow = stats.shadow_comparison
     yield CounterMetricFamily(PREFIX + "shadow_mirrored", "Requests copied to the candidate.", value=shadow.mirrored)
-    yield CounterMetricFamily(PREFIX + "mirror_dropped", "Copies not sent: at mirrorMaxInFlight, or shed under load (also counted in shed_total{reason=\"mirror\"}).", value=shadow.dropped)
+    yield CounterMetricFamily(
+        PREFIX + "mirror_dropped",
+        'Copies not sent: at mirrorMaxInFlight, or shed under load (also counted in shed_total{reason="mirror"}).',
+        value=shadow.dropped,
+    )
     yield CounterMetricFamily(PREFIX + "shadow_compared", "Shadow answers compared with the stable's.", value=shadow.compared)
     yield CounterMetricFamily(PREFIX + "shadow_agreed", "Compared shadow answers that agreed.", value=shadow.agreed)
     diff = HistogramMetricFamily(PREFIX + "shadow_abs_diff", "Largest |stable - shadow| per compared request.")
@@ -128,15 +134,17 @@ def _router_families(stats: RouterStats) -> Iterator[Metric]:
     yield CounterMetricFamily(PREFIX + "feedback_unmatched", "Labels for request ids no replica holds.", value=stats.feedback_unmatched)
     yield CounterMetricFamily(PREFIX + "feedback_late", "Labels that came after their prediction was forgotten.", value=stats.feedback_late)
     yield CounterMetricFamily(PREFIX + "feedback_peer_errors", "Label batches a peer did not answer.", value=stats.feedback_peer_errors)
+    yield CounterMetricFamily(PREFIX + "features_sampled", "Requests whose input features were counted.", value=stats.features_sampled)
+    yield CounterMetricFamily(PREFIX + "features_dropped", "Feature values past maxFeatures, not counted.", value=stats.features_dropped)
     yield CounterMetricFamily(PREFIX + "client_disconnects", "Clients gone before their request was read.", value=stats.client_disconnects)
     yield CounterMetricFamily(
         PREFIX + "upstream_retries",
         "Requests moved to a fresh upstream connection: the pooled one was closed before any byte of them was sent.",
         value=stats.upstream_retries,
     )
-    yield CounterMetricFamily(PREFIX + "features_sampled", "Requests whose input features were counted.", value=stats.features_sampled)
-    yield CounterMetricFamily(PREFIX + "features_dropped", "Feature values past maxFeatures, not counted.", value=stats.features_dropped)
-    shed = CounterMetricFamily(PREFIX + "shed", "Work refused with 503, or mirrored copies not sent, because a limit was reached.", labels=["reason"])
+    shed = CounterMetricFamily(
+        PREFIX + "shed", "Work refused with 503, or mirrored copies not sent, because a limit was reached.", labels=["reason"]
+    )
     for reason, count in stats.shed.model_dump().items():
         shed.add_metric([reason], count)
     yield shed

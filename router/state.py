@@ -77,7 +77,13 @@ class ConfigKeeper:
         self._predictions.resize(config.feedback_capacity, config.feedback_retention_seconds)
         self.active = Active(config, RoutingTable.from_config(config), Extractor(config.predictions), stable, candidate, Limits.of(config))
         self.last_error = None
-        log.info("config generation %d in force: %d/%d, mirror %d%%", config.generation, config.weights.stable, config.weights.candidate, config.mirror_percent)
+        log.info(
+            "config generation %d in force: %d/%d, mirror %d%%",
+            config.generation,
+            config.weights.stable,
+            config.weights.candidate,
+            config.mirror_percent,
+        )
 
     def reject(self, source: str, error: ConfigError) -> None:
         self._measurements.config_errors += 1
@@ -93,7 +99,9 @@ class ConfigKeeper:
     def _pool(self, url: str, config: RouterConfig) -> UpstreamPool:
         pool = self._pools.get(url)
         if pool is None:
-            pool = self._pools[url] = UpstreamPool(url, connect_timeout_s=config.connect_timeout_seconds, timeout_s=config.timeout_seconds, on_retry=self._retried)
+            pool = self._pools[url] = UpstreamPool(
+                url, connect_timeout_s=config.connect_timeout_seconds, timeout_s=config.timeout_seconds, on_retry=self._retried
+            )
         pool.connect_timeout_s, pool.timeout_s = config.connect_timeout_seconds, config.timeout_seconds
         pool.max_connections = config.max_upstream_connections_per_variant
         return pool
