@@ -81,3 +81,22 @@ def test_the_shadow_prediction_joins_its_request() -> None:
     log.record_shadow("unknown", ["dog"])
     assert log.take("r") == Recorded("stable", ["cat"], ["dog"])
     assert log.held == 0
+
+
+def test_a_full_log_holds_a_few_hundred_bytes_per_entry() -> None:
+    # orjson's bytes each kept a ~4 KB allocation: a full log of the default capacity held 660 MB.
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        log = PredictionLog(capacity=20_000)
+        for i in range(60_000):
+            log.record(f"request-{i:08d}", "stable", [0.5])
+            if i % 10 == 0:
+                log.record_shadow(f"request-{i:08d}", [0.25])
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert log.held > 20_000
+    assert used / log.held < 400, f"{used / log.held:.0f} bytes per held entry"
