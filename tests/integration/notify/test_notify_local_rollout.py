@@ -8,19 +8,16 @@ each call for a minute, over many tries).
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from rich.console import Console
 
 from controller.api.resource import ModelRollout, revision_of
-from controller.local.processes import free_port
 from controller.local.runner import LocalTarget, run_local
 from controller.local.session import SessionOutcome
 from controller.notify.config import NotificationsConfig
+from tests.integration.gates.gatekit import model_server
 from tests.integration.notify.receivers import receivers
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -42,30 +39,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@asynccontextmanager
-async def _model_server() -> AsyncIterator[str]:
-    async def predict(request: web.Request) -> web.Response:
-        return web.json_response({"predictions": [0.5]})
-
-    async def health(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", health)
-    app.router.add_post("/v1/models/demo:predict", predict)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
 async def test_a_local_rollout_notifies_every_transition_and_is_not_held_by_broken_receivers(tmp_path: Path) -> None:
     rollout = ModelRollout.model_validate(ROLLOUT)
-    async with receivers() as r, _model_server() as stable, _model_server() as candidate:
+    async with receivers() as r, model_server() as stable, model_server() as candidate:
         config = NotificationsConfig.model_validate({
             "targets": [
                 {"name": "hook", "url": r.url("ok/json")},
