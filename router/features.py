@@ -23,11 +23,10 @@ from typing import Any, Final
 import orjson
 
 from router.compare import Scalar, label_key
+from router.stats import FEATURE_EDGES
 
 __all__ = ["FEATURE_EDGES", "MAX_VALUES", "OTHER_CATEGORY", "FeatureCounters", "features_of"]
 
-_MAGNITUDES: Final = tuple(m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5))
-FEATURE_EDGES: Final = (*sorted(-m for m in _MAGNITUDES), 0.0, *_MAGNITUDES)
 MAX_VALUES: Final = 10_000
 OTHER_CATEGORY: Final = "__other__"
 

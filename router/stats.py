@@ -22,6 +22,7 @@ from router.errors import StatsMergeError
 __all__ = [
     "StatsMergeError",
     "ABS_DIFF_BUCKETS",
+    "FEATURE_EDGES",
     "LATENCY_BUCKETS_S",
     "ErrorCounts",
     "FeatureStats",
@@ -37,6 +38,10 @@ __all__ = [
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
 )  # fmt: skip
+# Input features' numbers: 1-2-5 steps from 0.001 to 5e6 each side of zero, the same in every replica
+# and in a baseline from training data (`modelrollout baseline`), so all their counts add up and compare.
+_MAGNITUDES: tuple[float, ...] = tuple(m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5))
+FEATURE_EDGES: tuple[float, ...] = (*sorted(-m for m in _MAGNITUDES), 0.0, *_MAGNITUDES)
 # |stable - shadow| per request; the first bin holds exact agreement.
 ABS_DIFF_BUCKETS: tuple[float, ...] = (0.0, 1e-6, 1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
