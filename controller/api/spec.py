@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from controller.api.base import ApiModel, Duration, FieldIssue, Percent
 from controller.api.gates import MAX_GATES, WebhookGate
 from controller.api.metrics import AnalysisSpec, AnalysisStep
+from controller.api.monitoring import MonitoringSpec
 from controller.api.notifications import MAX_NOTIFICATIONS, Notification
 
 __all__ = [
@@ -282,4 +283,8 @@ class ModelRolloutSpec(ApiModel):
         default=None,
         max_length=MAX_GATES,
         description="Gates asked at points of the rollout: confirm-rollout, pre-rollout, confirm-promotion, rollback, post-rollout.",
+    )
+    monitoring: MonitoringSpec | None = Field(
+        default=None,
+        description="Watch the stable model while the rollout is Healthy: input drift, prediction drift, quality; retraining on a finding.",
     )

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from controller.api.base import ApiModel, Percent
+from controller.api.monitoring import MonitoringStatus
 from controller.api.spec import HeaderRouteStep
 
 __all__ = [
@@ -187,3 +188,5 @@ class ModelRolloutStatus(ApiModel):
     replicas: int = Field(default=0, ge=0, description="Model pods of every revision (the scale subresource's status).")
     ready_replicas: int = Field(default=0, ge=0, description="Ready model pods of every revision.")
     selector: str = Field(default="", description="Label selector of every model pod of the rollout, for an HPA.")
+    # What monitoring of the stable model found; None when spec.monitoring is unset or nothing was checked yet.
+    monitoring: MonitoringStatus | None = None

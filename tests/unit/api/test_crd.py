@@ -76,8 +76,10 @@ def test_structural_checker_catches_what_pydantic_emits_raw() -> None:
     assert ".count: has no type" in problems
 
 
-def test_only_the_pod_template_keeps_unknown_fields(openapi: Schema) -> None:
-    assert list(nodes_with(openapi, "x-kubernetes-preserve-unknown-fields")) == [".spec.template"]
+def test_only_the_pod_and_job_templates_keep_unknown_fields(openapi: Schema) -> None:
+    # Kubernetes validates both where they land: on the Deployment and on the retraining Job.
+    kept = list(nodes_with(openapi, "x-kubernetes-preserve-unknown-fields"))
+    assert kept == [".spec.template", ".spec.monitoring.retraining.job"]
     assert openapi["properties"]["metadata"] == {"type": "object"}
 
 
