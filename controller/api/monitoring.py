@@ -105,7 +105,7 @@ class QualitySpec(ApiModel):
     max_latency_p99: Duration | None = Field(default=None, description="Flag when the p99 latency over the window is above this.")
     min_accuracy: float | None = Field(default=None, ge=0, le=1, description="Flag when accuracy from labels is below this beyond chance.")
     max_accuracy_drop: float | None = Field(
-        default=None, gt=0, le=1, description="Flag when accuracy is this far below the reference's beyond chance (live reference with labels)."
+        default=None, gt=0, le=1, description="Flag when accuracy is this far below the labelled reference's, beyond chance."
     )
     confidence: float = Field(default=0.99, gt=0.5, lt=1, description="How sure a bound must be broken before it is flagged.")
     min_samples: int = Field(default=100, ge=1, description="Requests (labels for accuracy) the window needs before a bound is judged.")
