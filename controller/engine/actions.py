@@ -10,9 +10,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.api.gates import WebhookGate
+from controller.api.monitoring import ModelReference, MonitoringCondition, RetrainingSpec
 from controller.api.status import TrafficSplit
 
-__all__ = ["Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent", "KeepTraffic", "KeepRevisions", "TellGate"]
+__all__ = [
+    "Action", "EnsureRevision", "ScaleRevision", "SetTraffic", "EmitEvent", "KeepTraffic", "KeepRevisions", "TellGate",
+    "SaveReference", "TriggerRetraining",
+]
 
 
 class _Action(BaseModel):
@@ -90,4 +94,27 @@ class TellGate(_Action):
     outcome: str
 
 
-Action = EnsureRevision | ScaleRevision | SetTraffic | EmitEvent | KeepTraffic | KeepRevisions | TellGate
+class SaveReference(_Action):
+    """Store `reference` where it survives restarts (a ConfigMap in a cluster, a file locally), replacing any earlier one."""
+
+    kind: Literal["SaveReference"] = "SaveReference"
+    reference: ModelReference
+
+
+class TriggerRetraining(_Action):
+    """Start a retraining for one monitoring episode: the webhook and/or the Job, in the background, retried.
+
+    `episode` identifies it (also to the receiver, which can drop a repeat after a controller restart);
+    `evidence` is the JSON the receiver and the Job get.
+    """
+
+    kind: Literal["TriggerRetraining"] = "TriggerRetraining"
+    episode: str
+    condition: MonitoringCondition
+    retraining: RetrainingSpec
+    evidence: dict[str, Any]
+
+
+Action = (
+    EnsureRevision | ScaleRevision | SetTraffic | EmitEvent | KeepTraffic | KeepRevisions | TellGate | SaveReference | TriggerRetraining
+)

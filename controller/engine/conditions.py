@@ -37,10 +37,13 @@ def find_condition(conditions: list[Condition], kind: str) -> Condition | None:
 
 
 def set_condition(
-    conditions: list[Condition], kind: str, true: bool, reason: str, message: str, now: datetime, generation: int
+    conditions: list[Condition], kind: str, true: bool | ConditionStatus, reason: str, message: str, now: datetime, generation: int
 ) -> list[Condition]:
-    """`conditions` with `kind` set; its transition time moves only if its status changes."""
-    status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
+    """`conditions` with `kind` set (`true` may name Unknown too); its transition time moves only if its status changes."""
+    if isinstance(true, ConditionStatus):
+        status = true
+    else:
+        status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
     existing = find_condition(conditions, kind)
     since = existing.last_transition_time if existing is not None and existing.status == status else now
     condition = Condition(

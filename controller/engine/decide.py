@@ -16,7 +16,9 @@ engine given only the stored status decides exactly as one that never stopped.
 6. run the current step, and the next while steps complete (a candidate grows before it
    gets more);
 7. size the revisions: the stable follows spec.replicas, the candidate its share;
-8. settle Progressing/Paused; 9. scale down an old stable whose warm period is over.
+8. settle Progressing/Paused; 9. scale down an old stable whose warm period is over;
+10. monitor a stable model serving alone (engine/monitoring.py): capture its reference, judge
+    drift and quality, open episodes that trigger retraining.
 
 An invalid spec skips all of them: only the reason, message and conditions change. Either way the
 decision ends with its upkeep (engine/upkeep.py): the split and the revisions in status kept in
@@ -37,6 +39,7 @@ from controller.engine.endings import scale_down_due
 from controller.engine.gates import apply_gates, due_gates, tell_post_rollout
 from controller.engine.inputs import GateRequest, MeasurementRequest, Observations
 from controller.engine.measurements import apply_measurements, due_requests
+from controller.engine.monitoring import due_monitoring, watch_monitoring
 from controller.engine.outage import watch_providers
 from controller.engine.plan import Context, Plan
 from controller.engine.predictions import watch_predictions
@@ -48,7 +51,7 @@ from controller.engine.traffic import confirm_traffic
 from controller.engine.upkeep import upkeep
 from controller.engine.validity import checked_steps, recover_valid_spec, report_invalid
 
-__all__ = ["Decision", "decide", "due_measurements", "gates_to_ask"]
+__all__ = ["Decision", "decide", "due_measurements", "due_monitoring", "gates_to_ask"]
 
 Stage = Callable[[Plan, Context], Plan]
 
@@ -65,6 +68,7 @@ _STAGES: tuple[Stage, ...] = (
     follow_replicas,
     settle_phase,
     scale_down_due,
+    watch_monitoring,
     tell_post_rollout,
 )
 

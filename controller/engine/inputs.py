@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from controller.analysis.observations import MetricObservation
 from controller.api.gates import WebhookGate
 from controller.api.metrics import MetricSpec
+from controller.api.monitoring import FeatureCounts, ModelReference
 
 __all__ = [
     "ManualAction", "ManualRequest", "MeasurementRequest", "PredictionsReading", "ScopedObservation", "GateRequest", "GateAnswer",
-    "Observations",
+    "MonitoringRequest", "MonitoringWindow", "MonitoringObservation", "Observations",
 ]
 
 
@@ -83,6 +84,44 @@ class GateAnswer(_Frozen):
     error: str | None = None
 
 
+class MonitoringRequest(_Frozen):
+    """The engine wants the stable model's traffic over [window_start, now], and its reference.
+
+    `baseline` names the baseline to load (spec.monitoring.reference.baseline); without it, the
+    reference is the one last saved for `revision`, if any.
+    """
+
+    revision: str
+    window_start: datetime
+    baseline: str | None = None
+
+
+class MonitoringWindow(_Frozen):
+    """The stable model's traffic over a window, summed over every router: what the checks judge."""
+
+    start: datetime | None
+    end: datetime
+    requests: int = Field(default=0, ge=0)
+    errors: int = Field(default=0, ge=0)
+    # Latency counts over `latency_edges` in seconds, le-style with an overflow count (len(edges) + 1).
+    latency_edges: tuple[float, ...] = ()
+    latency_counts: tuple[int, ...] = ()
+    labelled: int = Field(default=0, ge=0)
+    correct: int = Field(default=0, ge=0)
+    # Requests whose input features were counted, and the features.
+    sampled: int = Field(default=0, ge=0)
+    features: dict[str, FeatureCounts] = Field(default_factory=dict)
+    predictions: FeatureCounts | None = None
+
+
+class MonitoringObservation(_Frozen):
+    """What was read for a `MonitoringRequest`: the window, the reference (None: none stored), or why not."""
+
+    window: MonitoringWindow | None = None
+    reference: ModelReference | None = None
+    error: str | None = None
+
+
 class Observations(_Frozen):
     measurements: list[ScopedObservation] = Field(default_factory=list)
     # Revisions whose pods are all ready (the engine waits on the candidate before sending traffic).
@@ -94,3 +133,5 @@ class Observations(_Frozen):
     predictions: PredictionsReading | None = None
     # Answers of the gates `due_gates` asked for.
     gates: list[GateAnswer] = Field(default_factory=list)
+    # The answer to `due_monitoring`'s request; None when none was asked.
+    monitoring: MonitoringObservation | None = None

@@ -26,15 +26,34 @@ from controller.engine.actions import (
     EnsureRevision,
     KeepRevisions,
     KeepTraffic,
+    SaveReference,
     ScaleRevision,
     SetTraffic,
     TellGate,
+    TriggerRetraining,
 )
-from controller.engine.decide import Decision, decide, due_measurements, gates_to_ask
-from controller.engine.inputs import ManualRequest, MeasurementRequest, Observations, ScopedObservation
+from controller.engine.decide import Decision, decide, due_measurements, due_monitoring, gates_to_ask
+from controller.engine.inputs import (
+    ManualRequest,
+    MeasurementRequest,
+    MonitoringObservation,
+    MonitoringRequest,
+    Observations,
+    ScopedObservation,
+)
 from controller.engine.unreadable import decide_unreadable
 from controller.runtime.logs import log_event
-from controller.runtime.ports import Clock, Cluster, EventSink, GateCaller, MetricProvider, PredictionsSource, TrafficControl
+from controller.runtime.ports import (
+    Clock,
+    Cluster,
+    EventSink,
+    GateCaller,
+    MetricProvider,
+    MonitoringSource,
+    PredictionsSource,
+    RetrainingTrigger,
+    TrafficControl,
+)
 
 __all__ = ["Ports", "Reconciled", "reconcile", "measure_all", "record_unreadable"]
 
@@ -50,6 +69,10 @@ class Ports:
     predictions: PredictionsSource | None = None
     # Calls spec.webhooks; None: no gate is ever asked (a rollout with gates then holds at them).
     gates: GateCaller | None = None
+    # Reads the stable model's traffic and reference for spec.monitoring; None: nothing is monitored.
+    monitoring: MonitoringSource | None = None
+    # Fires retraining for a monitoring episode; None: an episode is recorded, with a Warning, and fires nothing.
+    retraining: RetrainingTrigger | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,18 @@ async def measure_all(
     return list(await asyncio.gather(*(one(r) for r in wanted)))
 
 
+async def observe_monitoring(
+    ports: Ports, rollout: ModelRollout, wanted: MonitoringRequest | None, now: datetime
+) -> MonitoringObservation | None:
+    """The monitoring window asked for; a source that raises anyway becomes an error observation."""
+    if wanted is None or ports.monitoring is None:
+        return None
+    try:
+        return await ports.monitoring.observe(rollout, wanted, now)
+    except Exception as exc:  # noqa: BLE001 - a source bug must show in status, not crash the loop
+        return MonitoringObservation(error=f"{type(exc).__name__}: {exc}")
+
+
 async def _execute(ports: Ports, rollout: ModelRollout, action: Action) -> None:
     match action:
         case EnsureRevision():
@@ -92,6 +127,12 @@ async def _execute(ports: Ports, rollout: ModelRollout, action: Action) -> None:
         case TellGate():
             if ports.gates is not None:
                 ports.gates.tell(rollout, action)
+        case SaveReference():
+            if ports.monitoring is not None:
+                await ports.monitoring.save_reference(rollout, action)
+        case TriggerRetraining():
+            if ports.retraining is not None:
+                ports.retraining.fire(rollout, action)
 
 
 async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest | None = None) -> Reconciled:
@@ -105,6 +146,7 @@ async def reconcile(ports: Ports, rollout: ModelRollout, request: ManualRequest 
         traffic_applied=await ports.traffic.traffic_applied(rollout),
         request=request,
         predictions=await ports.predictions.observe(rollout) if ports.predictions is not None else None,
+        monitoring=await observe_monitoring(ports, rollout, due_monitoring(rollout, now), now),
     )
     decision = decide(rollout, observations, now)
     after = rollout.model_copy(update={"status": decision.status})

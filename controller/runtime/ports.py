@@ -11,10 +11,29 @@ from typing import Protocol
 
 from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout
-from controller.engine.actions import EmitEvent, EnsureRevision, KeepRevisions, ScaleRevision, SetTraffic, TellGate
-from controller.engine.inputs import GateAnswer, GateRequest, MeasurementRequest, PredictionsReading
+from controller.engine.actions import (
+    EmitEvent,
+    EnsureRevision,
+    KeepRevisions,
+    SaveReference,
+    ScaleRevision,
+    SetTraffic,
+    TellGate,
+    TriggerRetraining,
+)
+from controller.engine.inputs import (
+    GateAnswer,
+    GateRequest,
+    MeasurementRequest,
+    MonitoringObservation,
+    MonitoringRequest,
+    PredictionsReading,
+)
 
-__all__ = ["Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource", "GateCaller"]
+__all__ = [
+    "Cluster", "TrafficControl", "MetricProvider", "EventSink", "Clock", "PredictionsSource", "GateCaller", "MonitoringSource",
+    "RetrainingTrigger",
+]
 
 
 class Cluster(Protocol):
@@ -58,6 +77,22 @@ class GateCaller(Protocol):
 
     def tell(self, rollout: ModelRollout, action: TellGate) -> None:
         """Starts telling a post-rollout gate and returns at once: its answer changes nothing."""
+        ...
+
+
+class MonitoringSource(Protocol):
+    async def observe(self, rollout: ModelRollout, request: MonitoringRequest, now: datetime) -> MonitoringObservation:
+        """The stable model's window and its reference; never raises: trouble comes back as `error`."""
+        ...
+
+    async def save_reference(self, rollout: ModelRollout, action: SaveReference) -> None:
+        """Store the reference where it survives restarts; raises when it cannot (the reconcile is retried)."""
+        ...
+
+
+class RetrainingTrigger(Protocol):
+    def fire(self, rollout: ModelRollout, action: TriggerRetraining) -> None:
+        """Starts the retraining in the background (retried there) and returns at once: nothing waits on it."""
         ...
 
 
