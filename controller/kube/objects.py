@@ -40,6 +40,7 @@ from controller.api.resource import API_VERSION, KIND, ModelRollout
 from controller.kube.quantities import quantities_as_strings
 
 __all__ = [
+    "reference_configmap",
     "LABEL_ROLLOUT",
     "LABEL_REVISION",
     "LABEL_COMPONENT",
@@ -149,6 +150,16 @@ def router_configmap(rollout: ModelRollout, config_json: str) -> dict[str, Any]:
         "kind": "ConfigMap",
         "metadata": _metadata(rollout, router_name(rollout), {LABEL_COMPONENT: "router"}),
         "data": {ROUTER_CONFIG_KEY: config_json},
+    }
+
+
+def reference_configmap(rollout: ModelRollout, name: str, key: str, reference_json: str) -> dict[str, Any]:
+    """The monitored model's live reference (engine/monitoring.py), owned by the rollout."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(rollout, name, {LABEL_COMPONENT: "reference"}),
+        "data": {key: reference_json},
     }
 
 

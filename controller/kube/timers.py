@@ -1,7 +1,8 @@
 """When to look at a rollout again, read from its status: the next timer, or a slow resync.
 
 Watches bring every change of the objects themselves; what no watch reports is time passing
-(a pause ending, an analysis interval elapsing, a warm old stable due for scale-down) and the
+(a pause ending, an analysis interval elapsing, a warm old stable due for scale-down, a monitoring
+check) and the
 routers picking up a new config. This computes the earliest of those.
 """
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from controller.api.resource import ModelRollout
 from controller.engine.measurements import BACKGROUND_SCOPE, active_scopes, current_step
+from controller.engine.monitoring import next_check_at, watching
 from controller.engine.traffic import traffic_pending, traffic_since
 from controller.engine.validity import checked_steps
 from controller.strategies.steps import Analysis, Pause, Step
@@ -74,6 +76,10 @@ def next_wakeup_s(rollout: ModelRollout, now: datetime, cadence: Cadence = DEFAU
         times += _measurement_times(rollout, steps)
         pause_end = _pause_end(rollout, steps)
         times += [pause_end] if pause_end is not None else []
+    if rollout.spec.monitoring is not None and watching(status) and not issues:
+        # A monitored model's next check; one not yet started is due at once.
+        check = next_check_at(status, rollout.spec.monitoring)
+        times.append(check if check is not None else now)
     ceiling = cadence.progressing_resync_s if running else cadence.idle_resync_s
     soonest = min(((t - now).total_seconds() for t in times), default=ceiling)
     return max(cadence.floor_s, min(ceiling, soonest))

@@ -35,6 +35,7 @@ from controller.kube.infra import RouterInfra, Stores
 from controller.kube.leader import LeaseConfig
 from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
+from controller.kube.references import ConfigMapReferenceStore
 from controller.kube.rollout_metrics import RolloutCollector
 from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.routerconfig import service_upstream
@@ -52,6 +53,7 @@ from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
 from controller.routing.config import UpstreamResolver
 from controller.routing.measure import MetricRouter, PredictionsWatch, RouterStatsSource, StatsMapper
+from controller.routing.monitoring import RouterMonitor
 from controller.routing.polling import RouterPoller
 from controller.runtime.clock import WallClock
 from controller.runtime.driver import Ports
@@ -168,6 +170,7 @@ def build_wiring(
     )
     router_source = RouterStatsSource(poller, adapters.stats_mapper)
     predictions = PredictionsWatch(poller)
+    monitor = RouterMonitor(poller, ConfigMapReferenceStore(client))
     traffic = KubeTrafficControl(client, stores.configmaps, poller, adapters.upstream)
     cluster = KubeCluster(client, stores.deployments, stores.services)
     prometheus = PrometheusProvider(http, SecretFiles(config.provider_secrets_dir))
@@ -180,10 +183,17 @@ def build_wiring(
         events = NotifyingEventSink(events, notifier, clock.now)
     gate_caller = WebhookGateCaller(http)
     driver = Ports(
-        cluster=cluster, traffic=traffic, metrics=metrics_port, events=events, clock=clock, predictions=predictions, gates=gate_caller
+        cluster=cluster,
+        traffic=traffic,
+        metrics=metrics_port,
+        events=events,
+        clock=clock,
+        predictions=predictions,
+        gates=gate_caller,
+        monitoring=monitor,
     )
     infra = RouterInfra(client, stores, config.router_image)
     ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=infra, unreadable_events=kube_events)
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
-    forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget]
+    forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget, monitor.forget]
     return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier, gate_caller)

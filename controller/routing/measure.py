@@ -43,6 +43,8 @@ __all__ = [
     "MetricRouter",
     "PredictionsWatch",
     "predictions_reading",
+    "readings_failure",
+    "window_stats",
 ]
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,8 @@ def _has_baseline(before: RouterStats | None, after: RouterStats) -> bool:
     return before is not None and before.instance_id == after.instance_id
 
 
-def _failure(readings: list[RouterReading]) -> str | None:
+def readings_failure(readings: list[RouterReading]) -> str | None:
+    """Why a round of readings cannot be measured from (no router, or one unreadable); None when it can."""
     if not readings:
         return "no ready router pods"
     failed = [r.error for r in readings if r.stats is None]
@@ -150,14 +153,14 @@ class RouterStatsSource:
         poller.add_listener(self._record)
 
     def _record(self, rollout: ModelRollout, at: datetime, readings: list[RouterReading]) -> None:
-        if _failure(readings) is None:
+        if readings_failure(readings) is None:
             snapshot = Snapshot(at, {r.endpoint.key: r.body for r in readings})
             self._history.setdefault((rollout.namespace, rollout.name), SnapshotHistory()).add(snapshot)
 
     async def measure(self, rollout: ModelRollout, request: MeasurementRequest, now: datetime) -> MetricObservation:
         name = request.metric.name
         readings = await self._poller.read(rollout)
-        failure = _failure(readings)
+        failure = readings_failure(readings)
         history = self._history.get((rollout.namespace, rollout.name))
         current = history.latest() if history is not None else None
         if failure is not None or history is None or current is None:
@@ -246,7 +249,7 @@ class PredictionsWatch:
         poller.add_listener(self._record)
 
     def _record(self, rollout: ModelRollout, at: datetime, readings: list[RouterReading]) -> None:
-        if _failure(readings) is not None:
+        if readings_failure(readings) is not None:
             return
         key = (rollout.namespace, rollout.name)
         now = {r.endpoint.key: _tally(r.stats) for r in readings if r.stats is not None}
