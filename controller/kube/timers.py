@@ -2,8 +2,7 @@
 
 Watches bring every change of the objects themselves; what no watch reports is time passing
 (a pause ending, an analysis interval elapsing, a warm old stable due for scale-down, a monitoring
-check) and the
-routers picking up a new config. This computes the earliest of those.
+check) and the routers picking up a new config. This computes the earliest of those.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from controller.api.status import AnalysisRecord, ModelRolloutStatus, Phase, Tra
 from controller.engine.actions import SetTraffic
 from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
+from controller.local.references import FileReferenceStore
 from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
 from controller.local.session import SessionResult, run_session
 from controller.local.view import LiveSnapshot, live_view, render
@@ -38,6 +39,7 @@ from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
 from controller.routing.config import build_config, same_routing
 from controller.routing.measure import MetricRouter, RouterStatsSource
+from controller.routing.monitoring import RouterMonitor
 from controller.routing.polling import RouterEndpoint, RouterPoller
 from controller.runtime.clock import ScaledClock
 from controller.runtime.driver import Ports, Reconciled
@@ -73,6 +75,10 @@ class LocalTarget:
     notifications: NotificationsConfig | None = None
     # Secrets metric sources name, as files `<dir>/<secret>/<key>`; None: none.
     provider_secrets_dir: Path | None = None
+    # After a promotion, keep reconciling this long (rollout time) so spec.monitoring watches the new
+    # stable; `stop_monitoring` ends it early.
+    monitor_s: float = 0.0
+    stop_monitoring: Callable[[ModelRollout], bool] | None = None
 
 
 class FileTrafficControl:
@@ -274,7 +280,11 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             events = EventLog(clock)
             sink: EventSink = NotifyingEventSink(events, notifier, clock.now) if notifier else events
             cluster = LocalCluster(upstreams, {}, client)
-            ports = Ports(cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock, gates=gate_caller)
+            # The live reference is kept beside the report; a baseline is a path the spec names.
+            monitor = RouterMonitor(poller, FileReferenceStore(target.report_dir))
+            ports = Ports(
+                cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock, gates=gate_caller, monitoring=monitor
+            )
             recorder = _Recorder(rollout.name, target.scenario, clock)
             traffic_task = await on_ready(router_url, admin_url) if on_ready else None
             with live_view(console) as live:
@@ -284,7 +294,15 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
                     stats = readings[0].stats if readings else None
                     live.update(render(recorder.tick(reconciled, stats)))
 
-                result = await run_session(ports, rollout, tick_s=target.tick_s, deadline_s=target.deadline_s, on_tick=on_tick)
+                result = await run_session(
+                    ports,
+                    rollout,
+                    tick_s=target.tick_s,
+                    deadline_s=target.deadline_s,
+                    on_tick=on_tick,
+                    monitor_s=target.monitor_s,
+                    stop_monitoring=target.stop_monitoring,
+                )
                 final = (recorder.last_snapshot or LiveSnapshot(rollout=rollout.name)).model_copy(
                     update={"outcome": result.outcome, "reason": result.reason, "phase": result.rollout.status.phase}
                 )

@@ -1,4 +1,9 @@
-"""Drive one rollout to its end on this machine: reconcile on a tick until promoted, rolled back or judged."""
+"""Drive one rollout to its end on this machine: reconcile on a tick until promoted, rolled back or judged.
+
+With `monitor_s`, a promoted rollout is reconciled on for that much rollout time more, so
+spec.monitoring watches the new stable (captures its reference, checks drift and quality);
+`stop_monitoring` ends that early, e.g. once the episode a scenario waits for has opened.
+"""
 
 from __future__ import annotations
 
@@ -50,15 +55,25 @@ async def run_session(
     tick_s: float,
     deadline_s: float,
     on_tick: Callable[[Reconciled], Awaitable[None]] | None = None,
+    monitor_s: float = 0.0,
+    stop_monitoring: Callable[[ModelRollout], bool] | None = None,
 ) -> SessionResult:
-    """Reconcile every `tick_s` of rollout time until an outcome, or `deadline_s` of rollout time."""
+    """Reconcile every `tick_s` of rollout time until an outcome (and `monitor_s` after a promotion),
+    or `deadline_s` of rollout time."""
     started = ports.clock.now()
+    promoted_at = None
     while True:
         reconciled = await reconcile(ports, rollout)
         rollout = reconciled.rollout
         if on_tick is not None:
             await on_tick(reconciled)
         outcome = outcome_of(rollout)
+        if outcome is SessionOutcome.PROMOTED and monitor_s > 0 and rollout.spec.monitoring is not None:
+            promoted_at = promoted_at or ports.clock.now()
+            watched_s = (ports.clock.now() - promoted_at).total_seconds()
+            if watched_s < monitor_s and not (stop_monitoring is not None and stop_monitoring(rollout)):
+                await ports.clock.sleep(tick_s)
+                continue
         if outcome is not None:
             return SessionResult(outcome, rollout.status.message or rollout.status.reason or "", rollout)
         if (ports.clock.now() - started).total_seconds() > deadline_s:
