@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from controller.analysis.drift_tests import IncomparableCounts, feature_drift, prediction_drift
 from controller.analysis.quality import QualityCounts, judge_quality
 from controller.api.monitoring import (
     MAX_EPISODES,
@@ -216,53 +217,24 @@ def _info(reference: ModelReference) -> ReferenceInfo:
 def _check(
     plan: Plan, ctx: Context, spec: MonitoringSpec, current: MonitoringStatus, reference: ModelReference, window: MonitoringWindow
 ) -> Plan:
-    from controller.analysis.drift_tests import feature_drift, prediction_drift  # TEMPORARY until drift_tests lands
-
     findings: list[FeatureFinding] = []
-    verdicts: dict[MonitoringCondition, tuple[ConditionStatus, MonitoringReason, str]] = {}
+    verdicts: dict[MonitoringCondition, Verdict] = {}
     if spec.data_drift is not None:
-        findings = feature_drift(reference.features, window.features, spec.data_drift)
-        drifted = [f for f in findings if f.drifted]
-        if drifted:
-            verdicts[MonitoringCondition.DATA_DRIFT] = (
-                ConditionStatus.TRUE,
-                MonitoringReason.DRIFTED,
-                _drift_message(drifted, len(findings)),
-            )
-        elif findings:
-            verdicts[MonitoringCondition.DATA_DRIFT] = (
-                ConditionStatus.FALSE,
-                MonitoringReason.NO_DRIFT,
-                f"no drift in {len(findings)} features tested",
-            )
+        try:
+            findings = feature_drift(reference.features, window.features, spec.data_drift)
+        except IncomparableCounts as exc:
+            verdicts[MonitoringCondition.DATA_DRIFT] = (ConditionStatus.UNKNOWN, MonitoringReason.REFERENCE_UNAVAILABLE, str(exc))
         else:
-            verdicts[MonitoringCondition.DATA_DRIFT] = (
-                ConditionStatus.UNKNOWN,
-                MonitoringReason.TOO_FEW_SAMPLES,
-                f"no feature has {spec.data_drift.min_samples} values in the window yet ({window.sampled} sampled requests)",
-            )
+            verdicts[MonitoringCondition.DATA_DRIFT] = _data_drift_verdict(findings, spec.data_drift.min_samples, window.sampled)
     prediction: FeatureFinding | None = None
     if spec.prediction_drift is not None:
-        if reference.predictions is not None and window.predictions is not None:
-            prediction = prediction_drift(reference.predictions, window.predictions, spec.prediction_drift)
-        if prediction is None:
-            verdicts[MonitoringCondition.PREDICTION_DRIFT] = (
-                ConditionStatus.UNKNOWN,
-                MonitoringReason.TOO_FEW_SAMPLES,
-                f"fewer than {spec.prediction_drift.min_samples} readable predictions in the window or the reference",
-            )
-        elif prediction.drifted:
-            verdicts[MonitoringCondition.PREDICTION_DRIFT] = (
-                ConditionStatus.TRUE,
-                MonitoringReason.DRIFTED,
-                _drift_message([prediction], 1),
-            )
+        try:
+            if reference.predictions is not None and window.predictions is not None:
+                prediction = prediction_drift(reference.predictions, window.predictions, spec.prediction_drift)
+        except IncomparableCounts as exc:
+            verdicts[MonitoringCondition.PREDICTION_DRIFT] = (ConditionStatus.UNKNOWN, MonitoringReason.REFERENCE_UNAVAILABLE, str(exc))
         else:
-            verdicts[MonitoringCondition.PREDICTION_DRIFT] = (
-                ConditionStatus.FALSE,
-                MonitoringReason.NO_DRIFT,
-                f"predictions PSI {prediction.psi:.3f}, p={prediction.adjusted_p_value:.2g}",
-            )
+            verdicts[MonitoringCondition.PREDICTION_DRIFT] = _prediction_verdict(prediction, spec.prediction_drift.min_samples)
     quality = None
     if spec.quality is not None:
         counts = QualityCounts(
@@ -372,6 +344,28 @@ def _evidence(status: ModelRolloutStatus, kind: MonitoringCondition, message: st
         "check": current.last_check.to_wire() if current.last_check else None,
         "findings": [f.to_wire() for f in current.findings if f.drifted or kind != MonitoringCondition.DATA_DRIFT],
     }
+
+
+Verdict = tuple[ConditionStatus, MonitoringReason, str]
+
+
+def _data_drift_verdict(findings: list[FeatureFinding], min_samples: int, sampled: int) -> Verdict:
+    drifted = [f for f in findings if f.drifted]
+    if drifted:
+        return ConditionStatus.TRUE, MonitoringReason.DRIFTED, _drift_message(drifted, len(findings))
+    if findings:
+        return ConditionStatus.FALSE, MonitoringReason.NO_DRIFT, f"no drift in {len(findings)} features tested"
+    why = f"no feature has {min_samples} values in the window yet ({sampled} sampled requests)"
+    return ConditionStatus.UNKNOWN, MonitoringReason.TOO_FEW_SAMPLES, why
+
+
+def _prediction_verdict(prediction: FeatureFinding | None, min_samples: int) -> Verdict:
+    if prediction is None:
+        why = f"fewer than {min_samples} readable predictions in the window, or none in the reference"
+        return ConditionStatus.UNKNOWN, MonitoringReason.TOO_FEW_SAMPLES, why
+    if prediction.drifted:
+        return ConditionStatus.TRUE, MonitoringReason.DRIFTED, _drift_message([prediction], 1)
+    return ConditionStatus.FALSE, MonitoringReason.NO_DRIFT, f"predictions PSI {prediction.psi:.3f}, p={prediction.adjusted_p_value:.2g}"
 
 
 def _all_conditions(plan: Plan, ctx: Context, verdict: ConditionStatus, reason: MonitoringReason, message: str) -> Plan:
