@@ -44,6 +44,24 @@ class RolloutCollector(Collector):
             "Each metric's latest value by variant, from the evidence trail; source: the router measurement, prometheus or webhook.",
             labels=[*key, "metric", "source", "variant"],
         )
+        condition = GaugeMetricFamily(
+            "modelrollout_monitoring_condition",
+            "1 when a monitoring condition (DataDrift, PredictionDrift, QualityDegraded) is True, 0 when False; absent while Unknown.",
+            labels=[*key, "condition"],
+        )
+        feature_psi = GaugeMetricFamily(
+            "modelrollout_monitoring_feature_psi",
+            "PSI of each tested input feature (and of the predictions) against the reference, from the last check.",
+            labels=[*key, "feature", "drifted"],
+        )
+        check = GaugeMetricFamily(
+            "modelrollout_monitoring_last_value",
+            "The last monitoring check's window: requests, sampled, errorRate, latencyP99Seconds, accuracy, labelled.",
+            labels=[*key, "value"],
+        )
+        episodes = GaugeMetricFamily(
+            "modelrollout_monitoring_episodes", "Monitoring episodes kept in status, by condition.", labels=[*key, "condition"]
+        )
         for obj in self._rollouts.values():
             meta, status = obj.get("metadata") or {}, obj.get("status") or {}
             labels = [str(meta.get("namespace", "")), str(meta.get("name", ""))]
@@ -61,7 +79,40 @@ class RolloutCollector(Collector):
                     measured = record.get(f"{variant}Value")
                     if measured is not None:
                         value.add_metric([*labels, metric, sources.get(metric, "unknown"), variant], float(measured))
-        yield from (phase, step, steps, split, value)
+            _monitoring(labels, status, condition, feature_psi, check, episodes)
+        yield from (phase, step, steps, split, value, condition, feature_psi, check, episodes)
+
+
+_MONITORING_CONDITIONS = ("DataDrift", "PredictionDrift", "QualityDegraded")
+_CHECK_VALUES = (
+    ("requests", "requests"), ("sampled", "sampled"), ("errorRate", "errorRate"), ("latencyP99S", "latencyP99Seconds"),
+    ("accuracy", "accuracy"), ("labelled", "labelled"),
+)  # fmt: skip
+
+
+def _monitoring(
+    labels: list[str],
+    status: dict[str, Any],
+    condition: GaugeMetricFamily,
+    feature_psi: GaugeMetricFamily,
+    check: GaugeMetricFamily,
+    episodes: GaugeMetricFamily,
+) -> None:
+    for found in status.get("conditions") or []:
+        if found.get("type") in _MONITORING_CONDITIONS and found.get("status") in ("True", "False"):
+            condition.add_metric([*labels, found["type"]], 1.0 if found["status"] == "True" else 0.0)
+    monitoring = status.get("monitoring") or {}
+    for finding in monitoring.get("findings") or []:
+        feature_psi.add_metric([*labels, str(finding.get("feature")), str(bool(finding.get("drifted"))).lower()], float(finding["psi"]))
+    last = monitoring.get("lastCheck") or {}
+    for field, name in _CHECK_VALUES:
+        if last.get(field) is not None:
+            check.add_metric([*labels, name], float(last[field]))
+    counts: dict[str, int] = {}
+    for episode in monitoring.get("episodes") or []:
+        counts[str(episode.get("condition"))] = counts.get(str(episode.get("condition")), 0) + 1
+    for kind, count in counts.items():
+        episodes.add_metric([*labels, kind], float(count))
 
 
 def _latest(evidence: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
