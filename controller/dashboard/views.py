@@ -122,6 +122,26 @@ def _event(event: dict[str, Any]) -> dict[str, Any]:
             "message": event.get("message", ""), "count": int(event.get("count") or 1)}  # fmt: skip
 
 
+def _monitoring(status: ModelRolloutStatus) -> dict[str, Any] | None:
+    """The monitored model's last check and its findings, as the page shows them; None when not monitored."""
+    monitoring = status.monitoring
+    if monitoring is None:
+        return None
+    reference = monitoring.reference
+    check = monitoring.last_check
+    described = "being captured"
+    if reference is not None:
+        of = f" of revision {reference.revision}" if reference.revision else ""
+        described = f"{reference.source}, {reference.samples} samples{of}"
+    return {
+        "revision": monitoring.revision,
+        "reference": described,
+        "check": check.model_dump(mode="json", by_alias=True) if check else None,
+        "findings": [f.model_dump(mode="json", by_alias=True) for f in monitoring.findings],
+        "episodes": [e.model_dump(mode="json", by_alias=True) for e in reversed(monitoring.episodes)],
+    }
+
+
 def detail(
     obj: dict[str, Any], step_names: list[str], events: list[dict[str, Any]], routers: list[dict[str, Any]], now: datetime
 ) -> dict[str, Any]:
@@ -143,6 +163,7 @@ def detail(
         "routers": routers,
         "evidence": [r.model_dump(mode="json", by_alias=True) for r in reversed(status.evidence)],
         "conditions": [c.model_dump(mode="json", by_alias=True) for c in status.conditions],
+        "monitoring": _monitoring(status),
         "events": [_event(e) for e in reversed(rollout_events(events, obj)[-30:])],
         "charts": [
             {"metric": s.metric, "kind": s.kind, "unit": s.unit, "points": [{**asdict(p), "t": p.t.isoformat()} for p in s.points]}

@@ -105,8 +105,28 @@
       rowsInto(document.getElementById("conditions"), d.conditions, (c) => c.type, (tr, c) => {
         cell(tr, 0, c.type); cell(tr, 1, c.status); cell(tr, 2, c.reason); cell(tr, 3, c.message || ""); cell(tr, 4, (c.lastTransitionTime || "").replace("T", " ").slice(0, 19), "mono");
       });
+      renderMonitoring(d.monitoring);
       rowsInto(document.getElementById("events"), d.events, (e, i) => `${e.time}|${e.reason}|${e.message}`, (tr, e) => {
         cell(tr, 0, e.time.replace("T", " ").slice(0, 19), "mono"); cell(tr, 1, e.type); cell(tr, 2, e.reason); cell(tr, 3, e.message); cell(tr, 4, e.count);
+      });
+    }
+    function renderMonitoring(m) {
+      const panel = document.getElementById("monitoring-panel");
+      if (!panel) return;
+      panel.hidden = !m;
+      if (!m) return;
+      const c = m.check || {};
+      const parts = [`revision ${m.revision}`, `reference: ${m.reference}`];
+      if (c.at) parts.push(`last check ${c.at.replace("T", " ").slice(0, 19)}: ${fmt(c.requests)} requests, ${fmt(c.sampled)} sampled`
+        + (c.accuracy !== null && c.accuracy !== undefined ? `, accuracy ${fmt(c.accuracy)}` : ""));
+      setText(document.getElementById("monitoring-summary"), parts.join(" · "));
+      rowsInto(document.getElementById("findings"), m.findings, (f) => f.feature, (tr, f) => {
+        cell(tr, 0, f.feature, "mono"); cell(tr, 1, f.test); cell(tr, 2, fmt(f.psi)); cell(tr, 3, fmt(f.adjustedPValue));
+        cell(tr, 4, `${f.samples}/${f.referenceSamples}`); cell(tr, 5, f.drifted ? "yes" : "no", f.drifted ? "verdict Failed" : "");
+      });
+      rowsInto(document.getElementById("episodes"), m.episodes, (e) => e.id, (tr, e) => {
+        cell(tr, 0, e.id, "mono"); cell(tr, 1, e.condition); cell(tr, 2, e.since.replace("T", " ").slice(0, 19), "mono");
+        cell(tr, 3, e.ended ? e.ended.replace("T", " ").slice(0, 19) : "ongoing", "mono"); cell(tr, 4, e.fired ? "fired" : "not configured");
       });
     }
     function renderCharts(d) {

@@ -92,3 +92,21 @@ def test_a_cluster_rollout_exports_the_report_local_mode_writes() -> None:
     assert report.rollout == "ml/demo" and report.reason == "Promoted: waiting"
     assert [(p.variant, p.error_rate) for p in report.series] == [("candidate", 0.03), ("stable", 0.02)]
     assert report.outcome is SessionOutcome.PROMOTED
+
+
+def test_the_page_shows_monitoring_findings_and_episodes_only_for_a_monitored_model() -> None:
+    assert detail(_rollout(phase="Healthy", candidateRevision=None), [], [], [], NOW)["monitoring"] is None
+    monitoring = {
+        "revision": "aaaaaaaaaa",
+        "since": "2025-03-01T12:00:00Z",
+        "reference": {"source": "live", "revision": "aaaaaaaaaa", "samples": 1200},
+        "lastCheck": {"at": "2025-03-01T12:30:00Z", "windowStart": "2025-03-01T12:15:00Z", "requests": 900, "sampled": 45},
+        "findings": [{"feature": "age", "test": "ks", "pValue": 0.001, "adjustedPValue": 0.004, "psi": 0.3,
+                      "samples": 45, "referenceSamples": 600, "drifted": True}],
+        "episodes": [{"id": "ml.demo.aaaaaaaaaa.DataDrift.1", "condition": "DataDrift", "since": "2025-03-01T12:30:00Z", "fired": True}],
+    }  # fmt: skip
+    shown = detail(_rollout(phase="Healthy", candidateRevision=None, monitoring=monitoring), [], [], [], NOW)["monitoring"]
+    assert shown["reference"] == "live, 1200 samples of revision aaaaaaaaaa"
+    assert [(f["feature"], f["drifted"]) for f in shown["findings"]] == [("age", True)]
+    assert [e["condition"] for e in shown["episodes"]] == ["DataDrift"]
+    assert shown["check"]["requests"] == 900
