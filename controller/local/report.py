@@ -3,7 +3,8 @@
 The page needs no network and no terminal: a headline with the outcome and its reason, the
 step timeline, plotly charts of stable vs candidate (and shadow) over time — request rate,
 error rate, p99 latency, shadow agreement, prediction drift — and the analysis evidence with
-each verdict coloured. plotly.js is inlined once; text from the rollout reaches the page only
+each verdict coloured, and — when spec.monitoring watched the promoted model — what monitoring
+found (`MonitoringSummary`). plotly.js is inlined once; text from the rollout reaches the page only
 through Jinja2's autoescaping or plotly's escaped JSON.
 """
 
@@ -24,10 +25,21 @@ from pydantic import Field, model_validator
 
 from controller.analysis.judges.drift import MODERATE_SHIFT, SIGNIFICANT_SHIFT
 from controller.api.base import ApiModel
-from controller.api.status import AnalysisRecord, Verdict
+from controller.api.monitoring import FeatureFinding, MonitoringCheck, MonitoringCondition, ReferenceInfo, RetrainingEpisode
+from controller.api.status import AnalysisRecord, Condition, ModelRolloutStatus, Verdict
 from controller.local.session import SessionOutcome
 
-__all__ = ["StepRecord", "SeriesPoint", "RolloutReport", "render_html", "write_report", "JSON_NAME", "HTML_NAME"]
+__all__ = [
+    "StepRecord",
+    "SeriesPoint",
+    "MonitoringSummary",
+    "monitoring_summary",
+    "RolloutReport",
+    "render_html",
+    "write_report",
+    "JSON_NAME",
+    "HTML_NAME",
+]
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"
@@ -63,6 +75,37 @@ class SeriesPoint(ApiModel):
     drift_psi: float | None = Field(default=None, ge=0)
 
 
+class MonitoringSummary(ApiModel):
+    """What spec.monitoring found about the stable model: its reference, the last check, the conditions, episodes."""
+
+    revision: str
+    reference: ReferenceInfo | None = None
+    last_check: MonitoringCheck | None = None
+    conditions: list[Condition] = Field(default_factory=list, description="DataDrift, PredictionDrift, QualityDegraded as set")
+    findings: list[FeatureFinding] = Field(default_factory=list, description="the last check's tests, predictions first")
+    episodes: list[RetrainingEpisode] = Field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[FeatureFinding]:
+        return [f for f in self.findings if f.drifted]
+
+
+def monitoring_summary(status: ModelRolloutStatus) -> MonitoringSummary | None:
+    """The monitoring part of a rollout's status; None while nothing is monitored."""
+    monitoring = status.monitoring
+    if monitoring is None:
+        return None
+    kinds = [kind.value for kind in MonitoringCondition]
+    return MonitoringSummary(
+        revision=monitoring.revision,
+        reference=monitoring.reference,
+        last_check=monitoring.last_check,
+        conditions=sorted((c for c in status.conditions if c.type in kinds), key=lambda c: kinds.index(c.type)),
+        findings=monitoring.findings,
+        episodes=monitoring.episodes,
+    )
+
+
 class RolloutReport(ApiModel):
     rollout: str
     scenario: str | None = None
@@ -75,6 +118,7 @@ class RolloutReport(ApiModel):
     analysis: list[AnalysisRecord] = Field(default_factory=list)
     series: list[SeriesPoint] = Field(default_factory=list)
     router_stats: dict[str, Any] = Field(default_factory=dict)
+    monitoring: MonitoringSummary | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> RolloutReport:

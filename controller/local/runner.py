@@ -26,7 +26,7 @@ from controller.engine.actions import SetTraffic
 from controller.local.cluster import EventLog, LocalCluster
 from controller.local.processes import ProcessGroup, free_port, wait_http_ok
 from controller.local.references import FileReferenceStore
-from controller.local.report import RolloutReport, SeriesPoint, StepRecord, write_report
+from controller.local.report import RolloutReport, SeriesPoint, StepRecord, monitoring_summary, write_report
 from controller.local.session import SessionResult, run_session
 from controller.local.view import LiveSnapshot, live_view, render
 from controller.notify.config import NotificationsConfig
@@ -34,6 +34,7 @@ from controller.notify.delivery import Notifier
 from controller.notify.sink import NotifyingEventSink
 from controller.providers.gates import WebhookGateCaller
 from controller.providers.prometheus import PrometheusProvider
+from controller.providers.retraining import RetrainingDispatcher
 from controller.providers.router_stats import observe_router_metric, quantile
 from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
@@ -79,6 +80,8 @@ class LocalTarget:
     # stable; `stop_monitoring` ends it early.
     monitor_s: float = 0.0
     stop_monitoring: Callable[[ModelRollout], bool] | None = None
+    # Called with the rollout after every reconcile, e.g. to change the traffic once a reference is captured.
+    on_reconciled: Callable[[ModelRollout], None] | None = None
 
 
 class FileTrafficControl:
@@ -169,6 +172,7 @@ class _Recorder:
             agreement=agreement,
             drift_psi=drift,
             verdicts=list(evidence[-8:]),
+            monitoring=monitoring_summary(rollout.status),
         )
         return self.last_snapshot
 
@@ -269,6 +273,8 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
         traffic.write_initial(rollout, stable_revision)
         notifier = Notifier(target.notifications, client) if target.notifications else None
         gate_caller = WebhookGateCaller(client)
+        # No cluster here: a retraining webhook fires, a retraining Job is only warned of.
+        retraining = RetrainingDispatcher(client, now=clock.now)
         try:
             router_url, admin_url = await _start_router(group, config_path, target.router_listen)
             admin_box["url"] = admin_url
@@ -283,13 +289,22 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             # The live reference is kept beside the report; a baseline is a path the spec names.
             monitor = RouterMonitor(poller, FileReferenceStore(target.report_dir))
             ports = Ports(
-                cluster=cluster, traffic=traffic, metrics=metrics, events=sink, clock=clock, gates=gate_caller, monitoring=monitor
+                cluster=cluster,
+                traffic=traffic,
+                metrics=metrics,
+                events=sink,
+                clock=clock,
+                gates=gate_caller,
+                monitoring=monitor,
+                retraining=retraining,
             )
             recorder = _Recorder(rollout.name, target.scenario, clock)
             traffic_task = await on_ready(router_url, admin_url) if on_ready else None
             with live_view(console) as live:
 
                 async def on_tick(reconciled: Reconciled) -> None:
+                    if target.on_reconciled is not None:
+                        target.on_reconciled(reconciled.rollout)
                     readings = await poller.read(reconciled.rollout)
                     stats = readings[0].stats if readings else None
                     live.update(render(recorder.tick(reconciled, stats)))
@@ -320,6 +335,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
             if notifier is not None:
                 await notifier.close()
             await gate_caller.close()
+            await retraining.close()
             group.stop_all()
     report = RolloutReport(
         rollout=rollout.name,
@@ -333,6 +349,7 @@ async def run_local(target: LocalTarget, console: Console, *, on_ready: OnReady 
         analysis=sorted(recorder.analysis.values(), key=lambda r: r.time),
         series=recorder.series,
         router_stats=final_stats.model_dump(mode="json", by_alias=True) if final_stats else {},
+        monitoring=monitoring_summary(result.rollout.status),
     )
     with contextlib.suppress(OSError):
         (target.report_dir / "events.log").write_text("\n".join(f"{e.time} {e.type} {e.reason}: {e.message}" for e in events.events))

@@ -1,7 +1,8 @@
 """The live terminal view of a local rollout: a pure `render(snapshot)` the caller shows with rich.live.Live.
 
 `LiveSnapshot` is everything on screen at one moment — step, split, per-variant load, shadow
-agreement, drift, the latest verdicts and, once it is over, the outcome and its reason.
+agreement, drift, the latest verdicts, what monitoring of a promoted model found and, once it is
+over, the outcome and its reason.
 `render` only reads it, so a test renders a snapshot into a recording Console and reads the text.
 """
 
@@ -18,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.analysis.judges.drift import MODERATE_SHIFT, SIGNIFICANT_SHIFT
-from controller.api.status import AnalysisRecord, Phase, TrafficSplit, Verdict
-from controller.local.report import SeriesPoint
+from controller.api.status import AnalysisRecord, ConditionStatus, Phase, TrafficSplit, Verdict
+from controller.local.report import MonitoringSummary, SeriesPoint
 from controller.local.session import SessionOutcome
 
 __all__ = ["LiveSnapshot", "render", "live_view", "DEFAULT_VERDICT_LIMIT"]
@@ -40,6 +41,8 @@ _OUTCOME_STYLES = {
     SessionOutcome.TIMED_OUT: "yellow",
 }
 _PHASE_STYLES = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
+_CONDITION_STYLES = {ConditionStatus.TRUE: "bold red", ConditionStatus.FALSE: "green", ConditionStatus.UNKNOWN: "yellow"}
+_SHOWN_FINDINGS = 5
 
 
 class LiveSnapshot(BaseModel):
@@ -56,6 +59,7 @@ class LiveSnapshot(BaseModel):
     agreement: float | None = Field(default=None, ge=0, le=1)
     drift_psi: float | None = Field(default=None, ge=0)
     verdicts: list[AnalysisRecord] = Field(default_factory=list, description="oldest first")
+    monitoring: MonitoringSummary | None = None
     elapsed_s: float | None = Field(default=None, ge=0)
     outcome: SessionOutcome | None = None
     reason: str = ""
@@ -125,6 +129,34 @@ def _verdicts(records: Sequence[AnalysisRecord], limit: int) -> Table:
     return table
 
 
+def _monitoring(summary: MonitoringSummary) -> Text:
+    """A few lines: the reference, the last check, the conditions, the drifted features and the episodes."""
+    text = Text.assemble(("Monitoring ", "bold"), f"revision {summary.revision}  ")
+    reference = summary.reference
+    if reference is None:
+        text.append("capturing a reference", "yellow")
+    else:
+        accuracy = f", accuracy {reference.accuracy:.3f}" if reference.accuracy is not None else ""
+        text.append(f"reference {reference.source}, {reference.samples} samples{accuracy}")
+    if (check := summary.last_check) is not None:
+        window = f"{(check.at - check.window_start).total_seconds():.0f}s" if check.window_start else "–"
+        text.append(f"\nLast check {check.at:%H:%M:%S}  window {window}  {check.requests} requests  ")
+        text.append(f"accuracy {_number(check.accuracy, '{:.3f}')}  error rate {_number(check.error_rate, '{:.4f}')}")
+    if summary.conditions:
+        text.append("\n")
+        for condition in summary.conditions:
+            text.append(f"{condition.type} ").append(condition.status.value, _CONDITION_STYLES[condition.status]).append("  ")
+    if drifted := summary.drifted:
+        shown = ", ".join(f"{f.feature} (PSI {f.psi:.2f}, p={f.adjusted_p_value:.1g})" for f in drifted[:_SHOWN_FINDINGS])
+        more = f" and {len(drifted) - _SHOWN_FINDINGS} more" if len(drifted) > _SHOWN_FINDINGS else ""
+        text.append("\nDrifted ", "bold").append(shown + more, "red")
+    for episode in summary.episodes:
+        state = "fired retraining" if episode.fired else "recorded, retraining not fired"
+        ended = f", ended {episode.ended:%H:%M:%S}" if episode.ended else ""
+        text.append(f"\nEpisode {episode.condition.value} since {episode.since:%H:%M:%S}{ended}: {state}")
+    return text
+
+
 def _outcome(snapshot: LiveSnapshot) -> Panel | None:
     if snapshot.outcome is None:
         return None
@@ -142,6 +174,8 @@ def render(snapshot: LiveSnapshot, verdict_limit: int = DEFAULT_VERDICT_LIMIT) -
         _model_quality(snapshot),
         _verdicts(snapshot.verdicts, verdict_limit),
     ]
+    if snapshot.monitoring is not None:
+        parts.append(_monitoring(snapshot.monitoring))
     if (outcome := _outcome(snapshot)) is not None:
         parts.append(outcome)
     return Group(*parts)
