@@ -43,12 +43,13 @@ from controller.analysis.sequential import effective_samples, spread_evidence
 from controller.api.metrics import Comparison, MetricSpec
 from controller.api.status import Verdict
 
-__all__ = ["EPSILON", "MODERATE_SHIFT", "SIGNIFICANT_SHIFT", "judge", "population_stability_index", "psi_band"]
+__all__ = ["EPSILON", "MIN_EXPECTED", "MODERATE_SHIFT", "SIGNIFICANT_SHIFT", "judge", "population_stability_index", "psi_band"]
 
 EPSILON = 1e-4
 MODERATE_SHIFT = 0.1
 SIGNIFICANT_SHIFT = 0.25
-_MIN_EXPECTED = 5.0
+# Cochran's rule: a chi-squared test is trusted when every expected count is at least this.
+MIN_EXPECTED = 5.0
 
 Counts = npt.NDArray[np.int64]
 
@@ -185,7 +186,7 @@ def _same_distribution_test(paired: _Paired) -> tuple[str, float, int]:
     table = np.vstack([paired.candidate, paired.stable])
     table = table[:, table.sum(axis=0) > 0]
     degrees = max(table.shape[1] - 1, 1)
-    small = table.shape[1] > 1 and bool(expected_freq(table).min() < _MIN_EXPECTED)
+    small = table.shape[1] > 1 and bool(expected_freq(table).min() < MIN_EXPECTED)
     if small and paired.edges is not None:
         candidate = reconstruct(paired.edges, paired.candidate)
         stable = reconstruct(paired.edges, paired.stable)
