@@ -35,7 +35,7 @@ def test_validate_says_ok_for_each_example() -> None:
     result = modelrollout("validate", *map(str, EXAMPLES))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == len(EXAMPLES) == 4
+    assert len(lines) == len(EXAMPLES) == 5
     assert all(line.startswith(str(path)) and ": ok (" in line for line, path in zip(lines, EXAMPLES, strict=True))
 
 
