@@ -20,7 +20,7 @@ KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
 endif
 endif
 
-.PHONY: demo test test-unit test-integration crd reference bench bench-router bench-controller bench-soak bench-decisions lint e2e-kind clean
+.PHONY: demo demo-monitoring test test-unit test-integration crd reference bench bench-router bench-controller bench-soak bench-decisions lint e2e-kind clean
 
 $(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ $(STAMP): pyproject.toml $(VENV_READY)
 demo: $(DEMO_STAMP)
 	$(BIN)/modelrollout demo --scenario good
 	$(BIN)/modelrollout demo --scenario errors --report modelrollout-report/errors
+
+# A promoted model's traffic drifts: monitoring flags it and calls a retraining webhook.
+demo-monitoring: $(DEMO_STAMP)
+	$(BIN)/modelrollout demo --scenario drift-after-promotion --report modelrollout-report/monitoring
 
 # The import contracts in pyproject.toml (the layers, the router apart, no I/O in the pure core), then
 # ruff and mypy as configured there (mypy strict on the pure core).
