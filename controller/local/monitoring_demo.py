@@ -20,6 +20,7 @@ from typing import Any, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.analysis.drift_tests import PREDICTIONS
 from controller.api.monitoring import MonitoringCondition, RetrainingEpisode
 from controller.api.resource import ModelRollout
 from controller.api.status import ConditionStatus
@@ -155,7 +156,8 @@ def _flagged_features(calls: Sequence[ReceivedCall]) -> set[str]:
     for call in calls:
         if call.body.get("condition") == MonitoringCondition.DATA_DRIFT.value:
             findings = call.body.get("evidence", {}).get("findings", [])
-            return {f["feature"] for f in findings if isinstance(f, dict) and f.get("drifted")}
+            # The predictions' own test may ride along in the evidence: it is no input feature.
+            return {f["feature"] for f in findings if isinstance(f, dict) and f.get("drifted") and f.get("feature") != PREDICTIONS}
     return set()
 
 

@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from plotly.offline import get_plotlyjs
 from pydantic import Field, model_validator
 
+from controller.analysis.drift_tests import PREDICTIONS
 from controller.analysis.judges.drift import MODERATE_SHIFT, SIGNIFICANT_SHIFT
 from controller.api.base import ApiModel
 from controller.api.monitoring import FeatureFinding, MonitoringCheck, MonitoringCondition, ReferenceInfo, RetrainingEpisode
@@ -87,7 +88,8 @@ class MonitoringSummary(ApiModel):
 
     @property
     def drifted(self) -> list[FeatureFinding]:
-        return [f for f in self.findings if f.drifted]
+        """The drifted input features (the predictions' own test is not one of them)."""
+        return [f for f in self.findings if f.drifted and f.feature != PREDICTIONS]
 
 
 def monitoring_summary(status: ModelRolloutStatus) -> MonitoringSummary | None:

@@ -142,6 +142,7 @@ def _monitoring(summary: MonitoringSummary) -> Text:
         window = f"{(check.at - check.window_start).total_seconds():.0f}s" if check.window_start else "–"
         text.append(f"\nLast check {check.at:%H:%M:%S}  window {window}  {check.requests} requests  ")
         text.append(f"accuracy {_number(check.accuracy, '{:.3f}')}  error rate {_number(check.error_rate, '{:.4f}')}")
+        text.append(f"  predictions PSI {_number(check.prediction_psi, '{:.3f}')}")
     if summary.conditions:
         text.append("\n")
         for condition in summary.conditions:
@@ -149,7 +150,7 @@ def _monitoring(summary: MonitoringSummary) -> Text:
     if drifted := summary.drifted:
         shown = ", ".join(f"{f.feature} (PSI {f.psi:.2f}, p={f.adjusted_p_value:.1g})" for f in drifted[:_SHOWN_FINDINGS])
         more = f" and {len(drifted) - _SHOWN_FINDINGS} more" if len(drifted) > _SHOWN_FINDINGS else ""
-        text.append("\nDrifted ", "bold").append(shown + more, "red")
+        text.append("\nDrifted features ", "bold").append(shown + more, "red")
     for episode in summary.episodes:
         state = "fired retraining" if episode.fired else "recorded, retraining not fired"
         ended = f", ended {episode.ended:%H:%M:%S}" if episode.ended else ""

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from controller.analysis.drift_tests import PREDICTIONS
 from controller.api.monitoring import MonitoringCondition, MonitoringStatus, ReferenceInfo, RetrainingEpisode
 from controller.api.resource import ModelRollout
 from controller.api.status import Condition, ConditionStatus
@@ -86,6 +87,9 @@ def test_no_problem_when_each_planted_condition_fired_once_naming_exactly_the_dr
     watched = _watched(rollout, {DATA: True, PREDICTION: False, QUALITY: True}, {DATA, PREDICTION, QUALITY})
 
     assert problems(watched, [_drift_call(), _call(QUALITY)], DEMO_DRIFT.features) == []
+    # The predictions' test, drifted too, may ride along in DataDrift's evidence: it is not an input feature.
+    with_predictions = _call(DATA, {"3": True, "8": True, PREDICTIONS: True})
+    assert problems(watched, [with_predictions, _call(QUALITY)], DEMO_DRIFT.features) == []
 
 
 @pytest.mark.parametrize(
@@ -95,6 +99,7 @@ def test_no_problem_when_each_planted_condition_fired_once_naming_exactly_the_dr
         ([_drift_call()], {DATA, QUALITY}, "QualityDegraded episode was POSTed 0 times"),
         ([_call(DATA, {"3": True, "8": True, "0": True}), _call(QUALITY)], {DATA, QUALITY}, "named features ['0', '3', '8']"),
         ([_call(DATA, {"3": True, "8": False}), _call(QUALITY)], {DATA, QUALITY}, "named features ['3'], expected exactly ['3', '8']"),
+        ([_call(DATA, {"3": True, PREDICTIONS: True}), _call(QUALITY)], {DATA, QUALITY}, "named features ['3'], expected"),
         ([_drift_call(), _call(QUALITY), _call(QUALITY, key="other")], {DATA, QUALITY}, "POSTs for no fired episode: ['other']"),
         ([_drift_call(), _call(QUALITY)], {DATA}, "QualityDegraded is False, expected True"),
     ],

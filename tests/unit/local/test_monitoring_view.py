@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.console import Console
 
+from controller.analysis.drift_tests import PREDICTIONS
 from controller.api.monitoring import (
     FeatureFinding,
     MonitoringCheck,
@@ -47,9 +48,13 @@ def status() -> ModelRolloutStatus:
             source="live", revision="599d4beccb", captured_from=_at(0), captured_to=_at(30), samples=640, accuracy=0.984
         ),
         last_check=MonitoringCheck(
-            at=_at(45), window_start=_at(30), requests=612, sampled=600, features_tested=30, error_rate=0.0, labelled=590, accuracy=0.712
+            at=_at(45), window_start=_at(30), requests=612, sampled=600, features_tested=30, error_rate=0.0, labelled=590, accuracy=0.712,
+            prediction_psi=0.164,
         ),
-        findings=[_finding("3", 1.82, 1e-40, True), _finding("0", 0.01, 0.4, False), _finding("8", 3.9, 1e-60, True)],
+        findings=[
+            _finding(PREDICTIONS, 0.164, 1e-4, True), _finding("3", 1.82, 1e-40, True), _finding("0", 0.01, 0.4, False),
+            _finding("8", 3.9, 1e-60, True),
+        ],
         episodes=[
             RetrainingEpisode(
                 id="local.demo.599d4beccb.DataDrift.1714564840", condition=MonitoringCondition.DATA_DRIFT, since=_at(40), fired=True
@@ -88,10 +93,10 @@ def test_live_view_shows_reference_last_check_conditions_drifted_features_and_ep
     text = _text(LiveSnapshot(rollout="demo", monitoring=monitoring_summary(status)))
 
     assert "Monitoring revision 599d4beccb  reference live, 640 samples, accuracy 0.984" in text
-    assert "Last check 12:00:45  window 15s  612 requests  accuracy 0.712  error rate 0.0000" in text
+    assert "Last check 12:00:45  window 15s  612 requests  accuracy 0.712  error rate 0.0000  predictions PSI 0.164" in text
     assert re.search(r"DataDrift True\s+PredictionDrift False\s+QualityDegraded True", text)
-    drifted = next(line for line in text.splitlines() if line.startswith("Drifted"))
-    assert "3 (PSI 1.82" in drifted and "8 (PSI 3.90" in drifted and "0 (PSI" not in drifted
+    drifted = next(line for line in text.splitlines() if line.startswith("Drifted features"))
+    assert "3 (PSI 1.82" in drifted and "8 (PSI 3.90" in drifted and "0 (PSI" not in drifted and PREDICTIONS not in drifted
     assert "Episode DataDrift since 12:00:40: fired retraining" in text
     assert "Episode PredictionDrift since 12:00:00, ended 12:00:20: recorded, retraining not fired" in text
 
@@ -118,7 +123,7 @@ def test_report_shows_monitoring_tables(status: ModelRolloutStatus) -> None:
     conditions = re.findall(r'<tr class="condition-(\w+)"><td>(\w+)</td>', section)
     assert conditions == [("True", "DataDrift"), ("False", "PredictionDrift"), ("True", "QualityDegraded")]
     findings = re.findall(r'<tr class="(drifted)?"><td>(\w+)</td><td>(yes|no)</td>', section)
-    assert [(feature, drifted) for _c, feature, drifted in findings] == [("3", "yes"), ("8", "yes"), ("0", "no")]
+    assert [(feature, drifted) for _c, feature, drifted in findings] == [(PREDICTIONS, "yes"), ("3", "yes"), ("8", "yes"), ("0", "no")]
     assert "local.demo.599d4beccb.DataDrift.1714564840" in section and "fired" in section and "not fired" in section
 
 
