@@ -19,6 +19,7 @@ from controller.api.gates import WebhookGate
 from controller.api.resource import ModelRollout
 from controller.engine.actions import TellGate
 from controller.engine.inputs import GateAnswer, GateRequest
+from controller.runtime.background import Background
 
 __all__ = ["WebhookGateCaller", "gate_payload"]
 
@@ -51,27 +52,21 @@ class WebhookGateCaller:
     def __init__(self, client: httpx.AsyncClient, sleep: Sleep = asyncio.sleep) -> None:
         self._client = client
         self._sleep = sleep
-        self._telling: set[asyncio.Task[GateAnswer]] = set()
+        self._telling = Background()
 
     async def ask(self, rollout: ModelRollout, request: GateRequest) -> GateAnswer:
         return await self._call(request.gate, gate_payload(rollout, request.gate))
 
     def tell(self, rollout: ModelRollout, action: TellGate) -> None:
         payload = gate_payload(rollout, action.gate, revision=action.revision, outcome=action.outcome)
-        task = asyncio.create_task(self._call(action.gate, payload), name=f"post-rollout-{action.gate.name}")
-        self._telling.add(task)
+        task = self._telling.start(self._call(action.gate, payload), name=f"post-rollout-{action.gate.name}")
         task.add_done_callback(self._told)
 
     async def close(self, drain_s: float = 5.0) -> None:
         """Give post-rollout gates still being told up to `drain_s`, then stop telling them."""
-        if self._telling:
-            await asyncio.wait(set(self._telling), timeout=drain_s)
-        for task in list(self._telling):
-            task.cancel()
-        await asyncio.gather(*self._telling, return_exceptions=True)
+        await self._telling.close(drain_s)
 
     def _told(self, task: asyncio.Task[GateAnswer]) -> None:
-        self._telling.discard(task)
         if task.cancelled():
             return
         answer = task.result()
