@@ -44,6 +44,7 @@ __all__ = [
     "POD",
     "LEASE",
     "EVENT",
+    "JOB",
     "MUTATING_WEBHOOK_CONFIGURATION",
     "SUBJECT_ACCESS_REVIEW",
     "KIND_BY_NAME",
@@ -90,6 +91,7 @@ ENDPOINT_SLICE = Kind("EndpointSlice", "DiscoveryV1Api", "endpoint_slice")
 POD = Kind("Pod", "CoreV1Api", "pod")
 LEASE = Kind("Lease", "CoordinationV1Api", "lease")
 EVENT = Kind("Event", "CoreV1Api", "event")
+JOB = Kind("Job", "BatchV1Api", "job")
 MUTATING_WEBHOOK_CONFIGURATION = Kind(
     "MutatingWebhookConfiguration", "AdmissionregistrationV1Api", "mutating_webhook_configuration", cluster=True
 )

@@ -36,6 +36,7 @@ from controller.kube.leader import LeaseConfig
 from controller.kube.objects import DEFAULT_ROUTER_IMAGE, LABEL_ROLLOUT
 from controller.kube.reconciler import KubePorts, Reconciler
 from controller.kube.references import ConfigMapReferenceStore
+from controller.kube.retraining_jobs import KubeJobLauncher
 from controller.kube.rollout_metrics import RolloutCollector
 from controller.kube.router_configmap import KubeTrafficControl
 from controller.kube.routerconfig import service_upstream
@@ -48,6 +49,7 @@ from controller.notify.delivery import Notifier, NotifierMetrics
 from controller.notify.sink import NotifyingEventSink
 from controller.providers.gates import WebhookGateCaller
 from controller.providers.prometheus import PrometheusProvider
+from controller.providers.retraining import RetrainingDispatcher
 from controller.providers.router_stats import observe_router_metric
 from controller.providers.secrets import SecretFiles
 from controller.providers.webhook import WebhookProvider
@@ -126,6 +128,7 @@ class Wiring:
     router_session: aiohttp.ClientSession
     notifier: Notifier | None = None
     gate_caller: WebhookGateCaller | None = None
+    retraining: RetrainingDispatcher | None = None
 
     def forget(self, namespace: str, name: str) -> None:
         """A ModelRollout is gone: drop everything kept in memory for it."""
@@ -137,6 +140,8 @@ class Wiring:
             await self.notifier.close()
         if self.gate_caller is not None:
             await self.gate_caller.close()
+        if self.retraining is not None:
+            await self.retraining.close()
         await self.http.aclose()
         await self.router_session.close()
 
@@ -182,6 +187,7 @@ def build_wiring(
         notifier = Notifier(config.notifications, http, NotifierMetrics(metrics.registry))
         events = NotifyingEventSink(events, notifier, clock.now)
     gate_caller = WebhookGateCaller(http)
+    retraining = RetrainingDispatcher(http, KubeJobLauncher(client), registry=metrics.registry, now=clock.now)
     driver = Ports(
         cluster=cluster,
         traffic=traffic,
@@ -191,9 +197,10 @@ def build_wiring(
         predictions=predictions,
         gates=gate_caller,
         monitoring=monitor,
+        retraining=retraining,
     )
     infra = RouterInfra(client, stores, config.router_image)
     ports = KubePorts(driver=driver, cluster=cluster, traffic=traffic, infra=infra, unreadable_events=kube_events)
     reconciler = Reconciler(client, stores, ports, metrics, cadence=config.cadence)
     forgetters = [reconciler.forget, poller.forget, router_source.forget, predictions.forget, monitor.forget]
-    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier, gate_caller)
+    return Wiring(stores, informers, reconciler, clock, forgetters, http, router_session, notifier, gate_caller, retraining)

@@ -43,6 +43,10 @@ NOT_IN_THE_LOG: dict[Grant, str] = {
         "does not enable that admission plugin"
     ),
     ("modelrollout.io", "modelrollouts", "get"): "reconciler._fresh: the status write met a Conflict, read the rollout again",
+    ("batch", "jobs", "create"): (
+        "retraining_jobs.KubeJobLauncher: a retraining Job for a spec.monitoring episode; these rollouts monitor nothing "
+        "(tests/integration/realkube/test_realkube_retraining_jobs.py creates one under this ClusterRole)"
+    ),
     ("", "configmaps", "get"): "traffic._refresh: the router ConfigMap write met Conflict/AlreadyExists/NotFound, the cache was behind",
     # apply.ensure_object: a create answered AlreadyExists because the informer cache was behind; read the live one.
     **{

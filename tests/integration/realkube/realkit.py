@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
+from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout
 from tests.controlplane import ControlPlane
 from tests.controlplane.apply import create_or_replace
 
@@ -26,6 +27,7 @@ __all__ = [
     "REPO_ROOT",
     "apply_crd",
     "apply_controller_rbac",
+    "create_rollout",
     "install_documents",
     "audit_requests",
     "wait_until",
@@ -100,6 +102,23 @@ def apply_controller_rbac(control_plane: ControlPlane) -> None:
     with control_plane.api_client() as api_client:
         for document in sorted(documents, key=lambda d: d["kind"] != "Namespace"):
             create_or_replace(api_client, document)
+
+
+def create_rollout(control_plane: ControlPlane, namespace: str, name: str, **spec: Any) -> ModelRollout:
+    """A ModelRollout (one canary step to 100%, `spec` added) created as the admin, as the API server stored it."""
+    document = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelRollout",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "model", "image": "model:1"}]}},
+            "strategy": {"canary": {"steps": [{"setWeight": 100}]}},
+            **spec,
+        },
+    }
+    with control_plane.api_client() as admin:
+        created = k8s.CustomObjectsApi(admin).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, document)
+    return ModelRollout.model_validate(created)
 
 
 def audit_requests(control_plane: ControlPlane, *, namespace: str, user: str | None = None) -> Iterator[dict[str, Any]]:

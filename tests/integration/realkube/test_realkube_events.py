@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout
 from controller.engine.actions import EmitEvent
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.events import KubeEventSink, event_name
@@ -27,22 +26,10 @@ from tests.integration.realkube.realkit import (
     async_wait_until,
     audit_requests,
     can,
+    create_rollout,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
-
-
-def _rollout_document(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelRollout",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "template": {"spec": {"containers": [{"name": "model", "image": "model:1"}]}},
-            "service": {"ports": [{"port": 80, "targetPort": 8080}]},
-            "strategy": {"canary": {"steps": [{"setWeight": 100}]}},
-        },
-    }
 
 
 def _event_requests(control_plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
@@ -58,11 +45,7 @@ async def test_a_repeated_event_is_counted_on_one_event_under_install_yaml_rbac(
     # The authorizer learns of a new binding from its cache: wait for a verb the role always had.
     await async_wait_until("the controller's ClusterRoleBinding to take effect",
                            lambda: can(control_plane, CONTROLLER_USER, real_namespace, "create", "events"))  # fmt: skip
-    with control_plane.api_client() as admin:
-        created = k8s.CustomObjectsApi(admin).create_namespaced_custom_object(
-            GROUP, VERSION, real_namespace, PLURAL, _rollout_document("iris", real_namespace)
-        )
-    rollout = ModelRollout.model_validate(created)
+    rollout = create_rollout(control_plane, real_namespace, "iris", service={"ports": [{"port": 80, "targetPort": 8080}]})
     event = EmitEvent(type="Warning", reason="AnalysisInconclusive", message="error-rate: candidate has 3 of 50 samples needed")
 
     kubeconfig = control_plane.token_kubeconfig(tmp_path / "controller.kubeconfig", CONTROLLER_NAMESPACE, CONTROLLER_ACCOUNT)

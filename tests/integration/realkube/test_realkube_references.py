@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from controller.api.monitoring import FeatureCounts, ModelReference
-from controller.api.resource import GROUP, PLURAL, VERSION, ModelRollout
 from controller.kube.client import KubeClient, load_configuration
 from controller.kube.objects import LABEL_COMPONENT
 from controller.kube.references import REFERENCE_KEY, ConfigMapReferenceStore, reference_configmap_name
@@ -26,22 +24,10 @@ from tests.integration.realkube.realkit import (
     apply_controller_rbac,
     async_wait_until,
     can,
+    create_rollout,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
-
-
-def _rollout_document(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelRollout",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "template": {"spec": {"containers": [{"name": "model", "image": "model:1"}]}},
-            "strategy": {"canary": {"steps": [{"setWeight": 100}]}},
-            "monitoring": {"reference": {"captureWindow": "10m"}},
-        },
-    }
 
 
 def _reference(revision: str, samples: int) -> ModelReference:
@@ -63,17 +49,14 @@ async def test_live_references_and_baselines_in_configmaps_under_install_yaml_rb
     apply_controller_rbac(control_plane)
     await async_wait_until("the controller's ClusterRoleBinding to take effect",
                            lambda: can(control_plane, CONTROLLER_USER, real_namespace, "create", "configmaps"))  # fmt: skip
+    rollout = create_rollout(control_plane, real_namespace, "iris", monitoring={"reference": {"captureWindow": "10m"}})
     with control_plane.api_client() as admin:
-        created = k8s.CustomObjectsApi(admin).create_namespaced_custom_object(
-            GROUP, VERSION, real_namespace, PLURAL, _rollout_document("iris", real_namespace)
-        )
         baseline = ModelReference(source="baseline", samples=500, features={"age": FeatureCounts(bins=[10, 490])})
         k8s.CoreV1Api(admin).create_namespaced_config_map(
             real_namespace,
             {"metadata": {"name": "iris-training"}, "data": {REFERENCE_KEY: baseline.model_dump_json(by_alias=True)}},
         )
         k8s.CoreV1Api(admin).create_namespaced_config_map(real_namespace, {"metadata": {"name": "not-a-baseline"}, "data": {"x": "1"}})
-    rollout = ModelRollout.model_validate(created)
 
     kubeconfig = control_plane.token_kubeconfig(tmp_path / "controller.kubeconfig", CONTROLLER_NAMESPACE, CONTROLLER_ACCOUNT)
     client = KubeClient(load_configuration(str(kubeconfig)), threads=2)

@@ -40,6 +40,7 @@ CONTROLLER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "configmaps"): ("create", "get", "list", "watch", "update"),  # the router config is replaced whole
     ("discovery.k8s.io", "endpointslices"): ("list", "watch"),
     ("", "events"): ("create", "get", "patch"),  # get: a repeated Event's count is read, then patched
+    ("batch", "jobs"): ("create",),  # a retraining Job per episode; AlreadyExists means it is there: no get
 }
 LEASE_NEEDS = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")}
 DANGEROUS_VERBS = {"*", "bind", "escalate", "impersonate", "deletecollection"}
