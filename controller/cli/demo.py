@@ -160,7 +160,8 @@ async def _monitoring_demo(args: argparse.Namespace, console: Console) -> bool:
     calls = [call.model_dump(mode="json", by_alias=True) for call in receiver.calls]
     (args.report / RECEIVED_NAME).write_text(json.dumps(calls, indent=2) + "\n", encoding="utf-8")
     _print_outcome(console, args, result)
-    console.print(f"\n[bold]Retraining webhook[/]: {len(receiver.calls)} POSTs received (all in {args.report / RECEIVED_NAME})")
+    posts = f"{len(receiver.calls)} POST{'' if len(receiver.calls) == 1 else 's'}"
+    console.print(f"\n[bold]Retraining webhook[/]: {posts} received (all in {args.report / RECEIVED_NAME})")
     for line in payload_lines(receiver.calls):
         console.print(escape(line))
     found = ["the candidate was not promoted"] if result.outcome is not SessionOutcome.PROMOTED else []

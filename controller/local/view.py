@@ -43,6 +43,7 @@ _OUTCOME_STYLES = {
 _PHASE_STYLES = {Phase.PROGRESSING: "cyan", Phase.PAUSED: "yellow", Phase.HEALTHY: "green", Phase.DEGRADED: "red"}
 _CONDITION_STYLES = {ConditionStatus.TRUE: "bold red", ConditionStatus.FALSE: "green", ConditionStatus.UNKNOWN: "yellow"}
 _SHOWN_FINDINGS = 5
+_SHOWN_EPISODES = 4
 
 
 class LiveSnapshot(BaseModel):
@@ -151,7 +152,9 @@ def _monitoring(summary: MonitoringSummary) -> Text:
         shown = ", ".join(f"{f.feature} (PSI {f.psi:.2f}, p={f.adjusted_p_value:.1g})" for f in drifted[:_SHOWN_FINDINGS])
         more = f" and {len(drifted) - _SHOWN_FINDINGS} more" if len(drifted) > _SHOWN_FINDINGS else ""
         text.append("\nDrifted features ", "bold").append(shown + more, "red")
-    for episode in summary.episodes:
+    if len(summary.episodes) > _SHOWN_EPISODES:
+        text.append(f"\n{len(summary.episodes) - _SHOWN_EPISODES} earlier episodes not shown", "dim")
+    for episode in summary.episodes[-_SHOWN_EPISODES:]:
         state = "fired retraining" if episode.fired else "recorded, retraining not fired"
         ended = f", ended {episode.ended:%H:%M:%S}" if episode.ended else ""
         text.append(f"\nEpisode {episode.condition.value} since {episode.since:%H:%M:%S}{ended}: {state}")

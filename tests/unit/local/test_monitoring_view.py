@@ -131,3 +131,15 @@ def test_report_without_monitoring_has_no_section_and_round_trips(status: ModelR
     assert 'id="monitoring"' not in render_html(_report(None))
     report = _report(monitoring_summary(status))
     assert RolloutReport.model_validate_json(report.model_dump_json(by_alias=True)) == report
+
+
+def test_live_view_lists_only_the_latest_episodes(status: ModelRolloutStatus) -> None:
+    summary = monitoring_summary(status)
+    assert summary is not None
+    flapping = [
+        RetrainingEpisode(id=f"e{i}", condition=MonitoringCondition.PREDICTION_DRIFT, since=_at(i), ended=_at(i + 0.5)) for i in range(7)
+    ]
+    text = _text(LiveSnapshot(rollout="demo", monitoring=summary.model_copy(update={"episodes": flapping})))
+
+    assert "3 earlier episodes not shown" in text
+    assert text.count("Episode PredictionDrift") == 4 and "since 12:00:06" in text and "since 12:00:02" not in text
