@@ -112,7 +112,7 @@ class QualitySpec(ApiModel):
 
 
 class RetrainingWebhook(ApiModel):
-    """POSTed the episode's evidence as JSON; a try with no answer or a 5xx is retried with backoff."""
+    """POSTed the episode's evidence as JSON; a try with no answer, a 5xx or a 429 is retried with backoff."""
 
     url: HttpAddress
     timeout: Duration = Field(default=10.0, description="How long one try may take.")
@@ -123,7 +123,8 @@ class RetrainingWebhook(ApiModel):
 class RetrainingSpec(ApiModel):
     """What fires when a monitoring condition turns true: once per episode, never blocking the rollout."""
 
-    on: list[MonitoringCondition] = Field(
+    # Not `on`: YAML 1.1 parsers (PyYAML, and so many tools) read a bare `on:` key as the boolean true.
+    conditions: list[MonitoringCondition] = Field(
         default_factory=lambda: list(MonitoringCondition),
         min_length=1,
         description="Conditions that start a retraining; every one by default.",

@@ -319,7 +319,7 @@ def _open_episode(
     assert current is not None
     episode_id = f"{ctx.rollout.namespace}.{ctx.rollout.name}.{current.revision}.{kind.value}.{int(ctx.now.timestamp())}"
     retraining = spec.retraining
-    fires = retraining is not None and kind in retraining.on
+    fires = retraining is not None and kind in retraining.conditions
     episode = RetrainingEpisode(id=episode_id, condition=kind, since=ctx.now, fired=fires)
     plan = plan.update(monitoring=current.model_copy(update={"episodes": [*current.episodes, episode][-MAX_EPISODES:]}))
     plan = plan.act(EmitEvent(type="Warning", reason=kind.value, message=f"revision {current.revision}: {message}"))

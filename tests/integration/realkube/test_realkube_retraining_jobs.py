@@ -46,7 +46,7 @@ JOB_TEMPLATE = {
         "containers": [{"name": "train", "image": "train:1", "env": [{"name": "EPOCHS", "value": "3"}]}],
     }},
 }  # fmt: skip
-MONITORING = {"retraining": {"on": ["DataDrift"], "job": JOB_TEMPLATE}}
+MONITORING = {"retraining": {"conditions": ["DataDrift"], "job": JOB_TEMPLATE}}
 
 
 def _jobs(control_plane: ControlPlane, namespace: str) -> list[Any]:

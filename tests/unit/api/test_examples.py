@@ -11,7 +11,7 @@ import pytest
 from controller.api import ModelRollout, RouterMetric
 from controller.api.validation import load_rollouts, validate_spec
 
-EXPECTED = ["blue-green.yaml", "canary.yaml", "drift-gated.yaml", "shadow.yaml"]
+EXPECTED = ["blue-green.yaml", "canary.yaml", "drift-gated.yaml", "monitored.yaml", "shadow.yaml"]
 
 
 def test_the_expected_examples_exist(example_paths: list[Path]) -> None:

@@ -200,7 +200,7 @@ def test_accuracy_falling_below_the_bound_degrades_quality_and_triggers() -> Non
 
 
 def test_retraining_fires_only_for_the_conditions_it_is_on_for() -> None:
-    rollout = monitored(retraining={"on": ["QualityDegraded"], "webhook": {"url": "http://retrain.example/hook"}})
+    rollout = monitored(retraining={"conditions": ["QualityDegraded"], "webhook": {"url": "http://retrain.example/hook"}})
     watch = Watch(rollout).captured()
     watch.step(shift=0.5)
     assert watch.condition(MonitoringCondition.DATA_DRIFT) is ConditionStatus.TRUE

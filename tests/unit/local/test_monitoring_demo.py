@@ -65,7 +65,7 @@ def test_the_example_points_its_webhook_at_the_demos_receiver(rollout: ModelRoll
     monitoring = redirected.spec.monitoring
     assert monitoring is not None and monitoring.retraining is not None and monitoring.retraining.webhook is not None
     assert monitoring.retraining.webhook.url == "http://127.0.0.1:4321/retrain"
-    assert monitoring.retraining.on == [DATA, QUALITY]
+    assert monitoring.retraining.conditions == [DATA, QUALITY]
     assert redirected.spec.strategy == rollout.spec.strategy
 
 
