@@ -65,5 +65,6 @@ def test_each_strategy_has_an_example(example: Callable[[str], Any]) -> None:
         "blue-green.yaml": "blueGreen",
         "canary.yaml": "canary",
         "drift-gated.yaml": "canary",
+        "monitored.yaml": "canary",
         "shadow.yaml": "shadow",
     }
