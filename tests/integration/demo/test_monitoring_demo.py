@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +19,16 @@ from controller.analysis.drift_tests import PREDICTIONS
 pytestmark = pytest.mark.integration
 
 DRIFTED = {"3", "8"}
+# The demo's exit code, report.json, what its receiver got, and its output.
+Run = tuple[int, dict[str, Any], list[dict[str, Any]], str]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], list[dict[str, Any]], str]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Run:
     report = tmp_path_factory.mktemp("monitoring-demo")
     # Generous: on a loaded machine the checks come late, never wrongly; --watch-for only bounds a failure.
-    command = [sys.executable, "-m", "controller", "demo", "--scenario", "drift-after-promotion", "--report", str(report), "--watch-for", "300"]
+    command = [sys.executable, "-m", "controller", "demo", "--scenario", "drift-after-promotion", "--report", str(report)]
+    command += ["--watch-for", "300"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     document = json.loads((report / "report.json").read_text()) if (report / "report.json").exists() else {}
     received_path = report / "retraining-webhook.json"
@@ -38,7 +40,7 @@ def _condition(document: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in document["monitoring"]["conditions"] if c["type"] == kind)
 
 
-def test_promoted_then_drift_and_lost_accuracy_are_flagged(demo: tuple[int, dict[str, Any], list[dict[str, Any]], str]) -> None:
+def test_promoted_then_drift_and_lost_accuracy_are_flagged(demo: Run) -> None:
     code, document, _received, output = demo
 
     assert code == 0, output
@@ -58,9 +60,7 @@ def test_promoted_then_drift_and_lost_accuracy_are_flagged(demo: tuple[int, dict
     assert monitoring["lastCheck"]["accuracy"] < monitoring["reference"]["accuracy"] - 0.1
 
 
-def test_the_receiver_got_one_post_per_fired_episode_with_its_key_and_evidence(
-    demo: tuple[int, dict[str, Any], list[dict[str, Any]], str],
-) -> None:
+def test_the_receiver_got_one_post_per_fired_episode_with_its_key_and_evidence(demo: Run) -> None:
     code, document, received, output = demo
     assert code == 0, output
 
