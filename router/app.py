@@ -42,6 +42,7 @@ from router.feedback import PredictionLog
 from router.load import Load
 from router.logs import AccessLog
 from router.measure import Measurements
+from router.memory import HeapTrimmer, glibc_allocator
 from router.mirror import Mirror
 from router.proxy import DataProxy
 from router.server import DataServer
@@ -110,7 +111,7 @@ async def serve(options: RouterOptions) -> int:
     gc.freeze()
     loop = asyncio.get_running_loop()
     watcher = loop.create_task(source.watch())
-    ticking = loop.create_task(_tick(predictions))
+    ticking = loop.create_task(_tick(predictions, HeapTrimmer(glibc_allocator())))
     serving_admin = loop.create_task(admin.serve())
     try:
         await asyncio.wait([serving_admin, loop.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
@@ -125,12 +126,15 @@ async def serve(options: RouterOptions) -> int:
     return 0
 
 
-async def _tick(predictions: PredictionLog) -> None:
-    """The prediction log's clock: it retires a generation once the retention window has passed."""
+async def _tick(predictions: PredictionLog, trimmer: HeapTrimmer) -> None:
+    """Once a second: the prediction log's clock (it retires a generation once the retention window
+    has passed), and memory freed since given back to the system (see router.memory)."""
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(1.0)
-        predictions.tick(loop.time())
+        now = loop.time()
+        predictions.tick(now)
+        trimmer.tick(now)
 
 
 def _source(options: RouterOptions, keeper: ConfigKeeper) -> ConfigSource:

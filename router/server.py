@@ -166,12 +166,24 @@ class Request:
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: parses requests and hands them to the handler one at a time, in order."""
+    """One client connection: parses requests and hands them to the handler one at a time, in order.
+
+    What a connection holds goes when it closes, by reference counting: the parser (which calls
+    back into the connection) and the requests (which point back at it) are let go in
+    `connection_lost`, and a request lets go of its exchange once answered. Left as reference
+    cycles they waited for a full garbage collection, which an idle router never runs: after a
+    burst of 2,000 clients their connections and last requests held ~15 MB until then.
+    """
+
+    __slots__ = (
+        "_broken", "_current", "_headers", "_parser", "_parsing", "_queue", "_reading", "_server", "_transport", "_url",
+        "_writing", "loop", "quiet_since",
+    )  # fmt: skip
 
     def __init__(self, server: DataServer) -> None:
         self._server = server
         self.loop = asyncio.get_running_loop()
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = None  # made once the connection is admitted
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -197,15 +209,17 @@ class _Connection(asyncio.Protocol):
             stream.close()
             return
         self._transport = stream
+        self._parser = httptools.HttpRequestParser(self)
         server.connections.add(self)
         self.quiet_since = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
-        if self._transport is None:  # refused at connection_made
+        parser = self._parser
+        if parser is None:  # refused at connection_made, or closed
             return
         self.quiet_since = self.loop.time()
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # No upgrades here: the request was taken as plain HTTP; what follows cannot be parsed.
             if self._parsing is not None:
@@ -231,6 +245,10 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
         if self._parsing is not None and self._parsing is not current:
             self._server.retire(self._parsing)  # its head was in, its turn never came
+        # Nothing parses after this: drop what points back here (see the class doc). A request still
+        # with its upstream stays `_current` until its answer comes, which retires it.
+        self._parser = self._parsing = None
+        self._headers = []
 
     def pause_writing(self) -> None:
         self._writing = False
@@ -253,6 +271,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self._parser
+        if parser is None:  # only the parser calls this, and it is there while it parses
+            return
         # llhttp's answer: HTTP/1.1 unless `connection: close`, HTTP/1.0 only with `keep-alive`.
         keep_alive = parser.should_keep_alive() and not self._server.stopping
         request = Request(self, parser.get_method(), self._url, self._headers, keep_alive)
@@ -320,6 +340,8 @@ class _Connection(asyncio.Protocol):
     def finished(self, request: Request) -> None:
         """`request` is answered: close, or go on with the next request."""
         self._server.retire(request)
+        if request is self._parsing:  # a kept-alive connection must not keep its last request (and body) alive
+            self._parsing = None
         if request is not self._current:
             return  # answered after its client went away
         self._current = None
@@ -448,6 +470,7 @@ class DataServer:
         if request.held:
             self.budget.free(request.held)
             request.held = 0
+        request.exchange = None  # the exchange points back at the request: let both go by reference counting
         on_done, request.on_done = request.on_done, None
         if on_done is not None:
             on_done()

@@ -66,12 +66,24 @@ def _deliver(on_answer: OnAnswer, outcome: UpstreamResponse | UpstreamError) -> 
 
 
 class _Connection(asyncio.Protocol):
-    """One upstream connection and the call on it, if any."""
+    """One upstream connection and the call on it, if any.
+
+    Between calls it holds nothing of the last one (request, answer), so what an idle pooled
+    connection costs does not depend on the bodies it carried; and once closed it lets go of its
+    parser, which calls back into it, so it is freed at once by reference counting, not at the
+    next full garbage collection (which an idle router may not run for a long time).
+    """
+
+    __slots__ = (
+        "_answering", "_body", "_head", "_headers", "_on_answer", "_parser", "_payload", "_pool", "_reused", "_unsent",
+        "counted", "deadline", "idle_since", "loop", "transport",
+    )  # fmt: skip
 
     def __init__(self, pool: UpstreamPool, loop: asyncio.AbstractEventLoop) -> None:
         self._pool = pool
         self.loop = loop
-        self._parser = httptools.HttpResponseParser(self)
+        # Made once connected: a connection refused or timed out never gets one, so leaves no cycle behind.
+        self._parser: httptools.HttpResponseParser | None = None
         self.transport: asyncio.Transport | None = None
         self._on_answer: OnAnswer | None = None
         self._payload = b""
@@ -123,21 +135,27 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream connection's protocol is always handed a Transport; asyncio types it as the base.
         self.transport = cast(asyncio.Transport, transport)
+        self._parser = httptools.HttpResponseParser(self)
 
     def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:  # closed: nothing more is read
+            return
         self._answering = True
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(UpstreamProtocolError(f"{self._pool.url} sent an invalid HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self._pool.forget(self)
+        parser, self._parser = self._parser, None  # nothing parses after this; see the class doc
         if self._on_answer is None:
+            self._payload = b""
             return
-        if self._answering and self._reads_until_close():
-            self._finish(self._parser.get_status_code())
+        if self._answering and self._reads_until_close() and parser is not None:
+            self._finish(parser.get_status_code())
         elif self._answering:
             self._fail(UpstreamConnectError(f"{self._pool.url} closed the connection mid-answer"))
         elif self._reused and self._unsent:  # closed by the server as we reused it; nothing of the request left
@@ -145,6 +163,7 @@ class _Connection(asyncio.Protocol):
             self._pool.resend(self._payload, self._head, on_answer, self.deadline)
         else:
             self._fail(UpstreamConnectError(f"{self._pool.url} closed the connection without answering"))
+        self._payload, self._headers, self._body = b"", [], []
 
     # -- httptools callbacks ---------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -155,7 +174,7 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self._head:  # no body follows, whatever content-length says
+        if self._head and self._parser is not None:  # no body follows, whatever content-length says
             self._finish(self._parser.get_status_code())
             self.abort()
 
@@ -163,14 +182,18 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        status = self._parser.get_status_code()
+        parser = self._parser
+        if parser is None:
+            return
+        status = parser.get_status_code()
         if 100 <= status < 200 or self.transport is None:
             return  # informational (the real answer follows), or answered already (HEAD)
         on_answer, self._on_answer = self._on_answer, None
         response = self._response(status)
+        self._payload, self._headers, self._body = b"", [], []  # the answer has them now; an idle connection keeps none
         # Released before the answer is handed on, so its handler can reuse it; a call waiting for
         # a connection may take it at once, which is why the answer was taken off it first.
-        if self._parser.should_keep_alive():
+        if parser.should_keep_alive():
             self._pool.release(self)
         else:
             self.close()

@@ -3,14 +3,17 @@
 The router's own tests (tests/integration/router) cover it behind the real proxy; these cover
 what only a handler written for the purpose can provoke: a handler that raises, answers that
 come later or at once for thousands of pipelined requests, the idle sweep, a stop with a call
-in flight.
+in flight, and what is still held once requests are answered and connections closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -288,3 +291,49 @@ def test_pipelined_requests_before_the_garbage_are_all_answered_in_order() -> No
         assert answer.count(b"HTTP/1.1 200 ") == 2 and answer.index(b"one") < answer.index(b"two") < answer.index(b"HTTP/1.1 400 ")
 
     run(ScriptedHandler(), scenario)
+
+
+@contextmanager
+def no_garbage_collection() -> Iterator[None]:
+    """What is freed inside is freed by reference counting alone, as in a router that runs no full collection for a while."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def alive(module: str, *names: str) -> Counter[str]:
+    """How many objects of `module`'s classes `names` are still in memory."""
+    return Counter(name for o in gc.get_objects() if type(o).__module__ == module and (name := type(o).__qualname__) in names)
+
+
+def test_closed_connections_and_their_requests_are_freed_without_a_garbage_collection() -> None:
+    async def scenario(server: DataServer, port: int) -> None:
+        with no_garbage_collection():
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(post("/echo", b"x" * 100_000) + b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhalf")
+                assert (await read_answers(reader, 1))[0][2] == b"x" * 100_000
+                writer.close()  # the second request's body never comes
+                await writer.wait_closed()
+            while server.connections:  # until the server has seen every close
+                await asyncio.sleep(0.01)
+            assert alive("router.server", "_Connection", "Request") == Counter()
+
+    run(ScriptedHandler(body_limit=200_000), scenario)
+
+
+def test_a_kept_alive_connection_holds_nothing_of_the_requests_it_answered() -> None:
+    async def scenario(server: DataServer, port: int) -> None:
+        with no_garbage_collection():
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(3):
+                writer.write(post("/echo", b"x" * 100_000))
+                assert (await read_answers(reader, 1))[0][2] == b"x" * 100_000
+            # Open and idle: its requests, and so their bodies, are gone.
+            assert alive("router.server", "_Connection", "Request") == Counter({"_Connection": 1})
+            writer.close()
+
+    run(ScriptedHandler(body_limit=200_000), scenario)

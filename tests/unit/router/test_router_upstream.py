@@ -1,14 +1,18 @@
-"""The upstream client against scripted HTTP servers on loopback: reuse, framing, and every failure."""
+"""The upstream client against scripted HTTP servers on loopback: reuse, framing, every failure, and what it holds after."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 
 import pytest
+import uvloop
 
+from router import upstream
 from router.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from router.upstream import UpstreamPool, UpstreamResponse
 
@@ -330,3 +334,62 @@ def test_a_call_waiting_behind_a_hung_one_times_out_on_its_own_deadline() -> Non
         assert server.connections == 2  # the hung connection was dropped, the waiting call got a new one
 
     run(scenario)
+
+
+def test_an_idle_pooled_connection_holds_neither_its_last_request_nor_its_answer() -> None:
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: ok(b"a" * 1_000_000)).start()
+        client = pool(server.url)
+        body = b"x" * 2_000_000
+        answers: list[UpstreamResponse | UpstreamError] = []
+        done = asyncio.Event()
+
+        def answered(outcome: UpstreamResponse | UpstreamError) -> None:
+            answers.append(outcome)
+            done.set()
+
+        tracemalloc.start()
+        try:
+            client.send(b"POST", b"/", b"", body, answered)
+            await done.wait()
+            assert isinstance(answers[0], UpstreamResponse) and len(answers[0].body) == 1_000_000
+            answers.clear()
+            snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, upstream.__file__)])
+        finally:
+            tracemalloc.stop()
+        held = sum(stat.size for stat in snapshot.statistics("filename"))
+        # The connection's own objects: not the 2 MB request it sent nor the 1 MB answer it read.
+        assert held < 100_000
+        client.close()
+
+    run(scenario)
+
+
+def test_closed_and_refused_connections_are_freed_without_a_garbage_collection() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o).__module__ == upstream.__name__ and type(o).__qualname__ == "_Connection")
+
+    async def scenario() -> None:
+        server = await ScriptedServer(lambda r, n: ok()).start()
+        client, refusing = pool(server.url), pool(f"http://127.0.0.1:{nobody}")
+        await asyncio.gather(*(call(client, b"GET", b"/", b"", b"") for _ in range(5)))
+        client.close()  # its idle connections close
+        for _ in range(5):  # uvloop makes the protocol before it connects: a refused one is made too
+            with pytest.raises(UpstreamConnectError):
+                await call(refusing, b"GET", b"/", b"", b"")
+        for _ in range(100):  # until the closes have been seen
+            if not alive():
+                break
+            await asyncio.sleep(0.01)
+        assert alive() == 0
+
+    gc.collect()
+    gc.disable()
+    try:
+        uvloop.run(asyncio.wait_for(scenario(), timeout=20))
+    finally:
+        gc.enable()
