@@ -94,7 +94,11 @@ def judge_quality(window: QualityCounts, reference_labelled: int, reference_corr
             judged = True
             drop, p = _accuracy_drop(window.correct, window.labelled, reference_correct, reference_labelled, spec.max_accuracy_drop)
             if p < alpha:
-                broken.append(f"accuracy {drop:.4f} below the reference's, more than {spec.max_accuracy_drop:g} (p={p:.2g})")
+                before = reference_correct / reference_labelled
+                broken.append(
+                    f"accuracy {accuracy:.4f}, down {drop:.4f} from the reference's {before:.4f}:"
+                    f" more than the {spec.max_accuracy_drop:g} allowed (p={p:.2g})"
+                )
     return QualityResult(judged=judged, broken=broken, error_rate=error_rate, latency_p99_s=p99, accuracy=accuracy)
 
 

@@ -248,5 +248,8 @@ class MonitoringStatus(ApiModel):
     reference: ReferenceInfo | None = None
     capture_started_at: datetime | None = None
     last_check: MonitoringCheck | None = None
+    # The input features' tests, lowest adjusted p first; the predictions' own test apart, so a
+    # feature of any name can never be mistaken for it.
     findings: list[FeatureFinding] = Field(default_factory=list, max_length=MAX_FINDINGS)
+    prediction_finding: FeatureFinding | None = None
     episodes: list[RetrainingEpisode] = Field(default_factory=list, max_length=MAX_EPISODES)

@@ -138,6 +138,7 @@ def _monitoring(status: ModelRolloutStatus) -> dict[str, Any] | None:
         "reference": described,
         "check": check.model_dump(mode="json", by_alias=True) if check else None,
         "findings": [f.model_dump(mode="json", by_alias=True) for f in monitoring.findings],
+        "predictions": monitoring.prediction_finding.model_dump(mode="json", by_alias=True) if monitoring.prediction_finding else None,
         "episodes": [e.model_dump(mode="json", by_alias=True) for e in reversed(monitoring.episodes)],
     }
 

@@ -30,12 +30,14 @@ from controller.analysis.quality import QualityCounts, judge_quality
 from controller.api.monitoring import (
     MAX_EPISODES,
     MAX_FINDINGS,
+    DataDriftSpec,
     FeatureFinding,
     ModelReference,
     MonitoringCheck,
     MonitoringCondition,
     MonitoringSpec,
     MonitoringStatus,
+    PredictionDriftSpec,
     ReferenceInfo,
     RetrainingEpisode,
 )
@@ -225,7 +227,8 @@ def _check(
         except IncomparableCounts as exc:
             verdicts[MonitoringCondition.DATA_DRIFT] = (ConditionStatus.UNKNOWN, MonitoringReason.REFERENCE_UNAVAILABLE, str(exc))
         else:
-            verdicts[MonitoringCondition.DATA_DRIFT] = _data_drift_verdict(findings, spec.data_drift.min_samples, window.sampled)
+            was_true = _is_true(plan, MonitoringCondition.DATA_DRIFT)
+            verdicts[MonitoringCondition.DATA_DRIFT] = _data_drift_verdict(findings, spec.data_drift, window.sampled, was_true)
     prediction: FeatureFinding | None = None
     if spec.prediction_drift is not None:
         try:
@@ -234,7 +237,8 @@ def _check(
         except IncomparableCounts as exc:
             verdicts[MonitoringCondition.PREDICTION_DRIFT] = (ConditionStatus.UNKNOWN, MonitoringReason.REFERENCE_UNAVAILABLE, str(exc))
         else:
-            verdicts[MonitoringCondition.PREDICTION_DRIFT] = _prediction_verdict(prediction, spec.prediction_drift.min_samples)
+            was_true = _is_true(plan, MonitoringCondition.PREDICTION_DRIFT)
+            verdicts[MonitoringCondition.PREDICTION_DRIFT] = _prediction_verdict(prediction, spec.prediction_drift, was_true)
     quality = None
     if spec.quality is not None:
         counts = QualityCounts(
@@ -274,8 +278,7 @@ def _check(
         prediction_psi=prediction.psi if prediction else None,
         message="; ".join(f"{kind.value}: {message}" for kind, (_s, _r, message) in verdicts.items()),
     )
-    kept = ([prediction] if prediction else []) + findings
-    updated = current.model_copy(update={"last_check": check, "findings": kept[:MAX_FINDINGS]})
+    updated = current.model_copy(update={"last_check": check, "findings": findings[:MAX_FINDINGS], "prediction_finding": prediction})
     if current.reference is None or current.reference.source != reference.source:
         updated = updated.model_copy(update={"reference": _info(reference)})
     plan = plan.update(monitoring=updated)
@@ -342,30 +345,55 @@ def _evidence(status: ModelRolloutStatus, kind: MonitoringCondition, message: st
         "window": {"start": window.start.isoformat() if window.start else None, "end": window.end.isoformat()},
         "reference": current.reference.to_wire() if current.reference else None,
         "check": current.last_check.to_wire() if current.last_check else None,
-        "findings": [f.to_wire() for f in current.findings if f.drifted or kind != MonitoringCondition.DATA_DRIFT],
+        "findings": _evidence_findings(current, kind),
     }
+
+
+def _evidence_findings(current: MonitoringStatus, kind: MonitoringCondition) -> list[dict[str, Any]]:
+    """What the condition rests on: the drifted features, the predictions' test, or (for quality) none."""
+    if kind is MonitoringCondition.DATA_DRIFT:
+        return [f.to_wire() for f in current.findings if f.drifted]
+    if kind is MonitoringCondition.PREDICTION_DRIFT and current.prediction_finding is not None:
+        return [current.prediction_finding.to_wire()]
+    return []
 
 
 Verdict = tuple[ConditionStatus, MonitoringReason, str]
 
 
-def _data_drift_verdict(findings: list[FeatureFinding], min_samples: int, sampled: int) -> Verdict:
-    drifted = [f for f in findings if f.drifted]
+# A drift that is flagged stays flagged while its PSI is above this share of the floor and its test
+# still finds a difference: a PSI hovering about the floor would otherwise open and close an
+# episode (and a retraining) at every other check.
+HYSTERESIS = 0.75
+
+
+def _still_drifted(finding: FeatureFinding, alpha: float, min_psi: float) -> bool:
+    return finding.drifted or (finding.adjusted_p_value < alpha and finding.psi >= HYSTERESIS * min_psi)
+
+
+def _data_drift_verdict(findings: list[FeatureFinding], spec: DataDriftSpec, sampled: int, was_true: bool) -> Verdict:
+    drifted = [f for f in findings if (_still_drifted(f, spec.alpha, spec.min_psi) if was_true else f.drifted)]
     if drifted:
         return ConditionStatus.TRUE, MonitoringReason.DRIFTED, _drift_message(drifted, len(findings))
+    min_samples = spec.min_samples
     if findings:
         return ConditionStatus.FALSE, MonitoringReason.NO_DRIFT, f"no drift in {len(findings)} features tested"
     why = f"no feature has {min_samples} values in the window yet ({sampled} sampled requests)"
     return ConditionStatus.UNKNOWN, MonitoringReason.TOO_FEW_SAMPLES, why
 
 
-def _prediction_verdict(prediction: FeatureFinding | None, min_samples: int) -> Verdict:
+def _prediction_verdict(prediction: FeatureFinding | None, spec: PredictionDriftSpec, was_true: bool) -> Verdict:
     if prediction is None:
-        why = f"fewer than {min_samples} readable predictions in the window, or none in the reference"
+        why = f"fewer than {spec.min_samples} readable predictions in the window, or none in the reference"
         return ConditionStatus.UNKNOWN, MonitoringReason.TOO_FEW_SAMPLES, why
-    if prediction.drifted:
+    if prediction.drifted or (was_true and _still_drifted(prediction, spec.alpha, spec.min_psi)):
         return ConditionStatus.TRUE, MonitoringReason.DRIFTED, _drift_message([prediction], 1)
     return ConditionStatus.FALSE, MonitoringReason.NO_DRIFT, f"predictions PSI {prediction.psi:.3f}, p={prediction.adjusted_p_value:.2g}"
+
+
+def _is_true(plan: Plan, kind: MonitoringCondition) -> bool:
+    found = find_condition(plan.status.conditions, kind.value)
+    return found is not None and found.status == ConditionStatus.TRUE
 
 
 def _all_conditions(plan: Plan, ctx: Context, verdict: ConditionStatus, reason: MonitoringReason, message: str) -> Plan:

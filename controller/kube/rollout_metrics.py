@@ -54,6 +54,11 @@ class RolloutCollector(Collector):
             "PSI of each tested input feature (and of the predictions) against the reference, from the last check.",
             labels=[*key, "feature", "drifted"],
         )
+        prediction_psi = GaugeMetricFamily(
+            "modelrollout_monitoring_prediction_psi",
+            "PSI of the stable model's predictions against the reference's, from the last check.",
+            labels=[*key, "drifted"],
+        )
         check = GaugeMetricFamily(
             "modelrollout_monitoring_last_value",
             "The last monitoring check's window: requests, sampled, errorRate, latencyP99Seconds, accuracy, labelled.",
@@ -79,8 +84,8 @@ class RolloutCollector(Collector):
                     measured = record.get(f"{variant}Value")
                     if measured is not None:
                         value.add_metric([*labels, metric, sources.get(metric, "unknown"), variant], float(measured))
-            _monitoring(labels, status, condition, feature_psi, check, episodes)
-        yield from (phase, step, steps, split, value, condition, feature_psi, check, episodes)
+            _monitoring(labels, status, condition, feature_psi, prediction_psi, check, episodes)
+        yield from (phase, step, steps, split, value, condition, feature_psi, prediction_psi, check, episodes)
 
 
 _MONITORING_CONDITIONS = ("DataDrift", "PredictionDrift", "QualityDegraded")
@@ -95,6 +100,7 @@ def _monitoring(
     status: dict[str, Any],
     condition: GaugeMetricFamily,
     feature_psi: GaugeMetricFamily,
+    prediction_psi: GaugeMetricFamily,
     check: GaugeMetricFamily,
     episodes: GaugeMetricFamily,
 ) -> None:
@@ -104,6 +110,9 @@ def _monitoring(
     monitoring = status.get("monitoring") or {}
     for finding in monitoring.get("findings") or []:
         feature_psi.add_metric([*labels, str(finding.get("feature")), str(bool(finding.get("drifted"))).lower()], float(finding["psi"]))
+    predictions = monitoring.get("predictionFinding")
+    if predictions:
+        prediction_psi.add_metric([*labels, str(bool(predictions.get("drifted"))).lower()], float(predictions["psi"]))
     last = monitoring.get("lastCheck") or {}
     for field, name in _CHECK_VALUES:
         if last.get(field) is not None:

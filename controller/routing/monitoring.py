@@ -80,7 +80,8 @@ class RouterMonitor:
     def __init__(self, poller: RouterReadings, store: ReferenceStore) -> None:
         self._poller = poller
         self._store = store
-        self._snapshots: dict[tuple[str, str], deque[Snapshot]] = {}
+        # Per rollout: the revision watched, and its rounds, oldest first.
+        self._snapshots: dict[tuple[str, str], tuple[str, deque[Snapshot]]] = {}
         self._references: dict[tuple[str, str], ModelReference] = {}
 
     async def observe(self, rollout: ModelRollout, request: MonitoringRequest, now: datetime) -> MonitoringObservation:
@@ -89,9 +90,14 @@ class RouterMonitor:
         failure = readings_failure(readings)
         if failure is not None:
             return MonitoringObservation(error=f"{rollout.namespace}/{rollout.name}: {failure}")
-        snapshots = self._snapshots.setdefault(key, deque(maxlen=_MAX_SNAPSHOTS))
+        revision, snapshots = self._snapshots.get(key, (None, None))
+        if snapshots is None or revision != request.revision:
+            # Another model's rounds: none of them may start a window of this one (its reference
+            # would hold traffic the old model served).
+            snapshots = deque(maxlen=_MAX_SNAPSHOTS)
+            self._snapshots[key] = (request.revision, snapshots)
         current = Snapshot(now, {r.endpoint.key: r.body for r in readings})
-        start = _start_snapshot(snapshots, request.window_start) or current
+        start = _start_snapshot(snapshots, request.window_start, _interval(rollout)) or current
         snapshots.append(current)
         _forget_older(snapshots, now - _horizon(rollout))
         now_stats = {r.endpoint.key: r.stats for r in readings if r.stats is not None}
@@ -130,12 +136,21 @@ class RouterMonitor:
         self._references.pop((namespace, name), None)
 
 
-def _start_snapshot(snapshots: deque[Snapshot], start: datetime) -> Snapshot | None:
-    """The newest snapshot taken by the window's start (with tolerance), else the oldest kept."""
-    by_start = [s for s in snapshots if s.at <= start + _START_TOLERANCE]
+def _start_snapshot(snapshots: deque[Snapshot], start: datetime, interval: timedelta) -> Snapshot | None:
+    """The newest snapshot taken by the window's start (with tolerance) but no more than one interval
+    before it, else the oldest taken after it; None when there is none (the window is then empty).
+
+    A round from long before the start (monitoring paused while a rollout ran) would bring all the
+    traffic since then into the window."""
+    by_start = [s for s in snapshots if start - interval - _START_TOLERANCE <= s.at <= start + _START_TOLERANCE]
     if by_start:
         return by_start[-1]
-    return snapshots[0] if snapshots else None
+    return next((s for s in snapshots if s.at > start), None)
+
+
+def _interval(rollout: ModelRollout) -> timedelta:
+    spec = rollout.spec.monitoring
+    return timedelta(seconds=spec.interval if spec is not None else 0.0)
 
 
 def _horizon(rollout: ModelRollout) -> timedelta:

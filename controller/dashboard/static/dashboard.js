@@ -119,6 +119,7 @@
       const parts = [`revision ${m.revision}`, `reference: ${m.reference}`];
       if (c.at) parts.push(`last check ${c.at.replace("T", " ").slice(0, 19)}: ${fmt(c.requests)} requests, ${fmt(c.sampled)} sampled`
         + (c.accuracy !== null && c.accuracy !== undefined ? `, accuracy ${fmt(c.accuracy)}` : ""));
+      if (m.predictions) parts.push(`predictions PSI ${fmt(m.predictions.psi)}${m.predictions.drifted ? " (drifted)" : ""}`);
       setText(document.getElementById("monitoring-summary"), parts.join(" · "));
       rowsInto(document.getElementById("findings"), m.findings, (f) => f.feature, (tr, f) => {
         cell(tr, 0, f.feature, "mono"); cell(tr, 1, f.test); cell(tr, 2, fmt(f.psi)); cell(tr, 3, fmt(f.adjustedPValue));

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from controller.api.monitoring import FeatureCounts, ModelReference, MonitoringCondition
+from controller.api.monitoring import DataDriftSpec, FeatureCounts, FeatureFinding, ModelReference, MonitoringCondition
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import ConditionStatus, ModelRolloutStatus, Phase, TrafficSplit
 from controller.engine.actions import EmitEvent, SaveReference, TriggerRetraining
 from controller.engine.conditions import find_condition
 from controller.engine.decide import Decision, decide, due_monitoring
 from controller.engine.inputs import MonitoringObservation, MonitoringWindow, Observations
+from controller.engine.monitoring import _data_drift_verdict
 from router.stats import FEATURE_EDGES
 from tests.unit.engine.engine_harness import T0, template
 
@@ -267,3 +268,32 @@ def test_monitoring_removed_from_the_spec_clears_its_status_and_conditions() -> 
 def test_a_window_shorter_than_the_interval_is_refused(window_s: str, interval_s: str) -> None:
     with pytest.raises(ValueError, match="shorter than interval"):
         monitored(window=window_s, interval=interval_s)
+
+
+def _finding(psi: float, adjusted_p: float, drifted: bool) -> FeatureFinding:
+    return FeatureFinding(
+        feature="1", test="chi-squared", p_value=adjusted_p, adjusted_p_value=adjusted_p, psi=psi, samples=900, reference_samples=900,
+        drifted=drifted,
+    )  # fmt: skip
+
+
+def test_a_flagged_drift_hovering_just_under_the_floor_stays_flagged_until_it_is_clearly_gone() -> None:
+    spec = DataDriftSpec(alpha=0.01, min_psi=0.1)
+    hovering = [_finding(psi=0.09, adjusted_p=1e-6, drifted=False)]
+    assert _data_drift_verdict(hovering, spec, 900, was_true=True)[0] is ConditionStatus.TRUE
+    # The same numbers never open an episode.
+    assert _data_drift_verdict(hovering, spec, 900, was_true=False)[0] is ConditionStatus.FALSE
+    gone = [_finding(psi=0.05, adjusted_p=1e-6, drifted=False)]
+    assert _data_drift_verdict(gone, spec, 900, was_true=True)[0] is ConditionStatus.FALSE
+    chance = [_finding(psi=0.2, adjusted_p=0.3, drifted=False)]
+    assert _data_drift_verdict(chance, spec, 900, was_true=True)[0] is ConditionStatus.FALSE
+
+
+def test_data_drift_evidence_holds_the_drifted_features_and_never_the_predictions() -> None:
+    watch = Watch(monitored()).captured()
+    watch.step(shift=0.5)
+    status = watch.rollout.status.monitoring
+    assert status is not None and status.prediction_finding is not None
+    assert "predictions" not in {f.feature for f in status.findings}
+    (trigger,) = watch.triggers()
+    assert [f["feature"] for f in trigger.evidence["findings"]] == ["1"]

@@ -27,6 +27,8 @@ def _rollout() -> dict[str, object]:
                     {"feature": "age", "test": "chi-squared", "pValue": 1e-9, "adjustedPValue": 3e-9, "psi": 0.42,
                      "samples": 800, "referenceSamples": 900, "drifted": True},
                 ],
+                "predictionFinding": {"feature": "predictions", "test": "ks", "pValue": 0.5, "adjustedPValue": 0.5, "psi": 0.02,
+                                      "samples": 800, "referenceSamples": 900, "drifted": False},
                 "episodes": [{"id": "e1", "condition": "DataDrift", "since": "2024-06-01T12:00:00Z", "fired": True}],
             },
         },
@@ -44,6 +46,7 @@ def test_monitoring_conditions_findings_and_last_check_are_exported() -> None:
     # Unknown says nothing either way, so it is left out rather than read as 0.
     assert 'condition="QualityDegraded"' not in text
     assert 'modelrollout_monitoring_feature_psi{drifted="true",feature="age",name="iris",namespace="ml"} 0.42' in text
+    assert 'modelrollout_monitoring_prediction_psi{drifted="false",name="iris",namespace="ml"} 0.02' in text
     assert 'modelrollout_monitoring_last_value{name="iris",namespace="ml",value="accuracy"} 0.91' in text
     assert 'modelrollout_monitoring_last_value{name="iris",namespace="ml",value="requests"} 900.0' in text
     assert 'modelrollout_monitoring_episodes{condition="DataDrift",name="iris",namespace="ml"} 1.0' in text
