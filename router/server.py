@@ -171,8 +171,9 @@ class _Connection(asyncio.Protocol):
     What a connection holds goes when it closes, by reference counting: the parser (which calls
     back into the connection) and the requests (which point back at it) are let go in
     `connection_lost`, and a request lets go of its exchange once answered. Left as reference
-    cycles they waited for a full garbage collection, which an idle router never runs: after a
-    burst of 2,000 clients their connections and last requests held ~15 MB until then.
+    cycles they waited for a full garbage collection, which an idle router never runs: after the
+    soak benchmark's 2,000 clients had gone, their connections and last requests held ~14 MB
+    (by tracemalloc's count) until then.
     """
 
     __slots__ = (
