@@ -31,6 +31,8 @@ class NotificationEvent(StrEnum):
     VERDICT = "verdict"
     ANALYSIS_ERROR = "analysisError"
     STALLED = "stalled"
+    # spec.monitoring: a DataDrift, PredictionDrift or QualityDegraded episode opened, or ended.
+    MONITORING = "monitoring"
 
 
 class Notification(ApiModel):

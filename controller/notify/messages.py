@@ -11,9 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from controller.api.monitoring import MonitoringCondition
 from controller.api.notifications import NotificationEvent
 from controller.api.resource import ModelRollout, revision_of
 from controller.engine.actions import EmitEvent
+from controller.engine.monitoring import MonitoringReason
 from controller.engine.reasons import Reason
 from controller.notify.config import TargetFormat
 
@@ -34,6 +36,11 @@ EVENTS_BY_REASON: dict[str, NotificationEvent] = {
     Reason.PREDICTIONS_UNREADABLE: NotificationEvent.ANALYSIS_ERROR,
     Reason.INVALID_SPEC: NotificationEvent.ANALYSIS_ERROR,
     Reason.PROVIDER_UNAVAILABLE: NotificationEvent.STALLED,
+    # Monitoring's episodes (controller/engine/monitoring.py): opened under the condition's name, and ended.
+    MonitoringCondition.DATA_DRIFT: NotificationEvent.MONITORING,
+    MonitoringCondition.PREDICTION_DRIFT: NotificationEvent.MONITORING,
+    MonitoringCondition.QUALITY_DEGRADED: NotificationEvent.MONITORING,
+    MonitoringReason.ENDED: NotificationEvent.MONITORING,
 }
 
 _EMOJI = {"Normal": ":large_blue_circle:", "Warning": ":warning:"}
