@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from controller.local.drifted_traffic import DriftSwitch, InputDrift
 from controller.local.loadgen import RequestOutcome, TrafficConfig, TrafficGenerator, dataset_requests
 
 __all__ = ["ClientTraffic", "Seen"]
@@ -36,9 +37,11 @@ class Seen:
 
 
 class ClientTraffic:
-    def __init__(self, target_url: str, rate_per_s: float, model_name: str = "demo") -> None:
+    def __init__(self, target_url: str, rate_per_s: float, model_name: str = "demo", drift: InputDrift | None = None) -> None:
         config = TrafficConfig(target_url=target_url, rate_per_s=rate_per_s, timeout_s=5.0)
-        self._generator = TrafficGenerator(config, dataset_requests(model_name))
+        # Requests come through a switch: `start_drift` moves the features `drift` names from then on.
+        self._requests = DriftSwitch(dataset_requests(model_name), drift or InputDrift())
+        self._generator = TrafficGenerator(config, self._requests)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="client-traffic", daemon=True)
         self._started_at = 0.0
@@ -56,6 +59,10 @@ class ClientTraffic:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
             self._loop.close()
+
+    def start_drift(self) -> None:
+        """Every request drawn from now on is drifted (a flag the generator's thread reads)."""
+        self._requests.start()
 
     def outcomes(self, start: float = 0.0, end: float = float("inf")) -> list[RequestOutcome]:
         """Requests sent between two `time.monotonic()` readings."""

@@ -23,6 +23,10 @@ client traffic to the rollout's Service by name. Then:
        the next leader's Pod is deleted during the setWeight step (it hands the Lease back and
        a standby goes on); the rollout continues and the candidate is promoted exactly once,
        with no failed measurement;
+    d. spec.monitoring watches the promoted model: its reference is captured into the ConfigMap
+       `<rollout>-reference`, then the clients' inputs drift (two features doubled) and DataDrift
+       turns True naming them, with an Event, and the retraining webhook (a receiver the scenario
+       runs on the loopback address) gets one POST per episode;
 
 and the audit log shows no request by the controller's or the routers' ServiceAccounts
 refused (403), routers watching their ConfigMap and the controller watching EndpointSlices.
@@ -41,10 +45,12 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -55,6 +61,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.api.resource import GROUP, PLURAL, VERSION, revision_of
+from controller.local.drifted_traffic import InputDrift
 from tests.controlplane import ASSETS_HINT, find_assets
 from tests.integration.e2e_local.audit import refused, requests_by, service_account
 from tests.integration.e2e_local.clients import ClientTraffic
@@ -75,6 +82,8 @@ MODEL = "registry.local/demo-model"
 IMAGES = {"v1": f"{MODEL}:v1", "good": f"{MODEL}:v2", "bad": f"{MODEL}:v3-errors", "after-bad": f"{MODEL}:v4"}
 RATE_PER_S = 30.0
 ANALYSIS_STEP, SET_WEIGHT_STEP = 1, 3  # indexes in rollout.yaml's steps
+# Phase d's drift: features 0 and 3 of the demo data (mean radius, mean area) doubled.
+DRIFT = InputDrift(scale={0: 2.0, 3: 2.0})
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 
 
@@ -93,10 +102,45 @@ class Report:
 # --- the rollout ----------------------------------------------------------------------------
 
 
-def rollout_manifest() -> dict[str, Any]:
+def rollout_manifest(retraining_url: str) -> dict[str, Any]:
     manifest = yaml.safe_load((HERE / "rollout.yaml").read_text(encoding="utf-8"))
     manifest["spec"]["template"]["spec"]["containers"][0]["image"] = IMAGES["v1"]
+    manifest["spec"]["monitoring"]["retraining"]["webhook"]["url"] = retraining_url
     return manifest
+
+
+class RetrainingReceiver:
+    """The retraining webhook: an HTTP server on the loopback address that keeps every POST."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                received.append({"key": self.headers.get("idempotency-key"), "body": json.loads(body or b"{}")})
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="retraining-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/retrain"
+
+    def __enter__(self) -> RetrainingReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def revision(manifest: dict[str, Any], image: str) -> str:
@@ -319,6 +363,52 @@ def phase_restarts(run: Run, report: Report) -> None:
     report.timings_s["c promoted through two controller kills"] = round(time.monotonic() - started, 1)
 
 
+def phase_monitoring(run: Run, report: Report, receiver: RetrainingReceiver) -> None:
+    started = time.monotonic()
+    stable = revision(run.manifest, IMAGES["after-bad"])
+    details: dict[str, Any] = {"revision": stable}
+    report.phases["d_monitoring"] = details
+
+    def monitoring(status: dict[str, Any]) -> dict[str, Any]:
+        return status.get("monitoring") or {}
+
+    def condition(status: dict[str, Any], kind: str) -> str | None:
+        return next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == kind), None)
+
+    status = run.recorder.wait(lambda s: monitoring(s).get("revision") == stable and bool(monitoring(s).get("reference")),
+                               f"the reference of {stable} to be captured", 60)  # fmt: skip
+    stored = json.loads(run.core.read_namespaced_config_map(f"{ROLLOUT}-reference", NAMESPACE).data["reference.json"])
+    features = stored.get("features") or {}
+    details["reference"] = {"revision": stored.get("revision"), "samples": stored.get("samples"), "features": len(features)}
+    expect(stored.get("revision") == stable, f"the reference ConfigMap holds revision {stored.get('revision')}, not {stable}")
+    status = run.recorder.wait(lambda s: condition(s, "DataDrift") == "False", "an undrifted check (DataDrift False)", 30)
+    details["undrifted check"] = monitoring(status).get("lastCheck")
+    run.traffic.start_drift()
+    def drifted(status: dict[str, Any]) -> list[str]:
+        return sorted(f["feature"] for f in monitoring(status).get("findings") or [] if f.get("drifted"))
+
+    # The sliding window fills with drifted traffic over a few checks: one feature may be flagged
+    # (DataDrift True) a check before the other.
+    status = run.recorder.wait(lambda s: condition(s, "DataDrift") == "True" and set(DRIFT.features) <= set(drifted(s)),
+                               f"DataDrift naming {DRIFT.features} after the inputs drifted", 60)  # fmt: skip
+    details["drifted features"] = drifted(status)
+    deadline = time.monotonic() + 30
+    while not [r for r in receiver.received if r["body"].get("revision") == stable] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(6)  # three more checks: a condition that stays True must not fire again
+    final = run.recorder.status
+    posts = [r for r in receiver.received if r["body"].get("revision") == stable]
+    episodes = [e for e in monitoring(final).get("episodes") or [] if e.get("condition") == "DataDrift" and e.get("fired")]
+    details["posts"] = [(r["key"], r["body"].get("condition")) for r in posts]
+    details["episodes"] = [e["id"] for e in episodes]
+    expect(bool(posts), f"the retraining webhook got no POST for {stable}: {receiver.received}")
+    expect(sorted(r["key"] for r in posts) == sorted(e["id"] for e in episodes),
+           f"POSTs {details['posts']} are not one per fired episode {details['episodes']}")  # fmt: skip
+    expect(all(r["body"]["evidence"]["condition"] == "DataDrift" for r in posts), f"evidence: {[r['body'] for r in posts]}")
+    expect(bool(run.events("DataDrift")), "no DataDrift Event on the rollout")
+    report.timings_s["d drift flagged and retraining fired"] = round(time.monotonic() - started, 1)
+
+
 def check_audit(run: Run, report: Report) -> None:
     controller = service_account(OPERATOR_NAMESPACE, CONTROLLER_ACCOUNT)
     router = service_account(NAMESPACE, f"{ROLLOUT}-router")
@@ -388,17 +478,18 @@ def run_inside(workdir: Path, report: Report) -> None:
         cluster.apply_file(ROOT / "manifests" / "install.yaml")
         _wait_established(cluster.api_client, f"{PLURAL}.{GROUP}")
         k8s.CoreV1Api(cluster.api_client).create_namespace({"metadata": {"name": NAMESPACE}})
-        manifest = rollout_manifest()
         target = f"http://{ROLLOUT}.{NAMESPACE}.svc"
-        with RolloutRecorder(cluster.api_client, NAMESPACE, ROLLOUT) as recorder:
+        with RolloutRecorder(cluster.api_client, NAMESPACE, ROLLOUT) as recorder, RetrainingReceiver() as receiver:
+            manifest = rollout_manifest(receiver.url)
             run = Run(cluster, recorder, manifest)
             try:
                 setup(run, report)
-                with ClientTraffic(target, RATE_PER_S) as traffic:
+                with ClientTraffic(target, RATE_PER_S, drift=DRIFT) as traffic:
                     run.traffic = traffic
                     try:
                         for phase in (phase_good, phase_bad, phase_restarts):
                             phase(run, report)
+                        phase_monitoring(run, report, receiver)
                     except ScenarioFailure:
                         report.phases["diagnosis"] = diagnose(run)
                         raise

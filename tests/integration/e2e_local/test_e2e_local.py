@@ -89,3 +89,11 @@ def test_no_request_of_the_controller_or_the_routers_is_refused(report: dict[str
     assert audit is not None, _explain(report)
     assert audit["refused_count"] == 0, audit["refused"]
     assert audit["router configmap watches"] > 0 and audit["controller endpointslice watches"] > 0
+
+
+def test_monitoring_flags_the_drifted_features_and_retrains_once_per_episode(report: dict[str, Any]) -> None:
+    phase = report["phases"].get("d_monitoring")
+    assert phase is not None and "posts" in phase, _explain(report)
+    assert phase["reference"]["revision"] == phase["revision"] and phase["reference"]["samples"] >= 150
+    assert {"0", "3"} <= set(phase["drifted features"]), phase
+    assert sorted(key for key, _condition in phase["posts"]) == sorted(phase["episodes"]), phase
