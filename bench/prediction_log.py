@@ -27,16 +27,17 @@ BODY = b'{"instances": [[0.1, 0.2, 0.3, 0.4]]}'
 
 
 def record_us(requests: int) -> float:
-    """Microseconds one `record` takes in a full log, as the proxy makes it: a new id, one score."""
+    """Microseconds one `record` takes in a full log, as the proxy makes it: a new id (bytes, as the
+    router holds it), one score."""
     capacity = RouterConfig.model_fields["feedback_capacity"].default
     log = PredictionLog(capacity)
     ids = [b"%032x" % random.getrandbits(128) for _ in range(requests)]
-    for request_id in ids[: capacity]:  # fill it first: the steady state evicts as it records
-        log.record(request_id.decode(), "stable", [0.7])
+    for request_id in ids[:capacity]:  # fill it first: the steady state evicts as it records
+        log.record(request_id, "stable", [0.7])
     timed = ids[capacity:]
     started = time.perf_counter()
     for request_id in timed:
-        log.record(request_id.decode(), "stable", [0.7])
+        log.record(request_id, "stable", [0.7])
     return (time.perf_counter() - started) / len(timed) * 1e6
 
 

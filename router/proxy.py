@@ -215,11 +215,10 @@ class _Call:
         proxy, active, variant, request = self._proxy, self._active, self._variant, self._request
         predictions = active.extractor.extract(request.path, self._answer_body)
         proxy.counters[variant].predicted(predictions)
-        rid = self._request_id.decode()
         if predictions is not None:
-            proxy.predictions.record(rid, variant, predictions)
+            proxy.predictions.record(self._request_id, variant, predictions)
         if active.table.mirrors(variant, int(proxy.mirror_draw() * BUCKETS)):
-            proxy.mirror.submit(active, request, self._forwarded, rid, predictions)
+            proxy.mirror.submit(active, request, self._forwarded, self._request_id.decode(), predictions)
         if proxy.mirror_draw() * 100 < active.config.feature_sample_percent:
             proxy.measurements.features.observe(features_of(request.path, request.body))
 
