@@ -17,7 +17,8 @@ are counted in `dropped`), `max_categories` categories a feature (others counted
 from __future__ import annotations
 
 from bisect import bisect_left
-from itertools import islice
+from collections.abc import Iterator
+from itertools import cycle, islice
 from typing import Any, Final
 
 import orjson
@@ -42,21 +43,45 @@ def features_of(path: str, body: bytes) -> list[tuple[str, Scalar]]:
     if isinstance(document.get("inputs"), list):
         return list(islice(_oip_features(document["inputs"]), MAX_VALUES))
     if isinstance(document.get("instances"), list):
-        return list(islice(_kserve_features(document["instances"]), MAX_VALUES))
+        return _kserve_features(document["instances"])
     return []
 
 
-def _kserve_features(instances: list[Any]) -> Any:
+# orjson makes exactly these types, so a lookup of the type tells a scalar from a list or an object.
+_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
+# The names of the first positions, made once: naming a value is then a zip, not a str() per value.
+_POSITIONS: Final = tuple(str(i) for i in range(1024))
+# Tensors up to this wide have their column names made once per request (a wider one may send few values).
+_NAMED_ONCE: Final = 256
+
+
+def _kserve_features(instances: list[Any]) -> list[tuple[str, Scalar]]:
+    """Each instance whole in one comprehension while it fits in what is left of `MAX_VALUES` (the
+    common case: a few short instances); a longer one is read only as far as that allows."""
+    pairs: list[tuple[str, Scalar]] = []
     for instance in instances:
-        if isinstance(instance, list):
-            yield from ((str(i), v) for i, v in enumerate(instance) if _is_scalar(v))
-        elif isinstance(instance, dict):
-            yield from ((str(k), v) for k, v in instance.items() if _is_scalar(v))
-        elif _is_scalar(instance):
-            yield "0", instance
+        room = MAX_VALUES - len(pairs)
+        if room <= 0:
+            break
+        kind = type(instance)
+        if kind is list and len(instance) <= room and len(instance) <= len(_POSITIONS):
+            pairs += [(name, v) for name, v in zip(_POSITIONS, instance) if type(v) in _SCALARS]
+        elif kind is dict and len(instance) <= room:
+            pairs += [(key, v) for key, v in instance.items() if type(v) in _SCALARS]  # JSON keys are strings
+        elif kind is list or kind is dict:
+            pairs += islice(_instance_features(instance), room)
+        elif kind in _SCALARS:
+            pairs.append(("0", instance))
+    return pairs
 
 
-def _oip_features(inputs: list[Any]) -> Any:
+def _instance_features(instance: list[Any] | dict[str, Any]) -> Iterator[tuple[str, Scalar]]:
+    if isinstance(instance, list):
+        return ((str(i), v) for i, v in enumerate(instance) if type(v) in _SCALARS)
+    return ((key, v) for key, v in instance.items() if type(v) in _SCALARS)
+
+
+def _oip_features(inputs: list[Any]) -> Iterator[tuple[str, Scalar]]:
     for tensor in inputs:
         if not isinstance(tensor, dict) or not isinstance(tensor.get("data"), list):
             continue
@@ -68,15 +93,17 @@ def _oip_features(inputs: list[Any]) -> Any:
         values = _flat(tensor["data"])
         if width == 1:
             yield from ((name, v) for v in values)
+        elif width <= _NAMED_ONCE:  # each column named once, not once per value
+            yield from zip(cycle([f"{name}[{i}]" for i in range(width)]), values)
         else:
             yield from ((f"{name}[{i % width}]", v) for i, v in enumerate(values))
 
 
-def _flat(data: list[Any]) -> Any:
+def _flat(data: list[Any]) -> Iterator[Scalar]:
     for item in data:
-        if isinstance(item, list):
+        if type(item) is list:
             yield from _flat(item)
-        elif _is_scalar(item):
+        elif type(item) in _SCALARS:
             yield item
 
 
@@ -85,10 +112,6 @@ def _product(dims: list[int]) -> int:
     for dim in dims:
         result *= dim
     return result
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
 
 
 class _Feature:
@@ -116,17 +139,19 @@ class FeatureCounters:
     def observe(self, pairs: list[tuple[str, Scalar]]) -> None:
         """One sampled request's (feature, value) pairs."""
         self.sampled += 1
+        features = self.features
         for name, value in pairs:
-            feature = self.features.get(name)
+            feature = features.get(name)
             if feature is None:
-                if len(self.features) >= self.max_features:
+                if len(features) >= self.max_features:
                     self.dropped += 1
                     continue
-                feature = self.features[name] = _Feature()
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if feature.bins is None:
-                    feature.bins = [0] * (len(FEATURE_EDGES) + 1)
-                feature.bins[bisect_left(FEATURE_EDGES, value)] += 1
+                feature = features[name] = _Feature()
+            if type(value) is float or type(value) is int:  # not bool, which is counted by category
+                bins = feature.bins
+                if bins is None:
+                    bins = feature.bins = [0] * (len(FEATURE_EDGES) + 1)
+                bins[bisect_left(FEATURE_EDGES, value)] += 1
             else:
                 self._count(feature, label_key(value))
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from router.features import FEATURE_EDGES, OTHER_CATEGORY, FeatureCounters, features_of
+from router.features import FEATURE_EDGES, MAX_VALUES, OTHER_CATEGORY, FeatureCounters, features_of
 from router.measure import Measurements
 from router.stats import merge
 
@@ -55,3 +55,13 @@ def test_numbers_land_on_the_shared_edges_and_replicas_add_up() -> None:
     assert age is not None and age.edges == FEATURE_EDGES and age.total == 2
     assert merged.features["plan"].categories == {"pro": 1} and merged.features["country"].categories == {"fr": 1}
     assert merged.features_sampled == 2
+
+
+def test_at_most_max_values_are_read_from_one_request_whatever_the_instances_hold() -> None:
+    long_list = [float(i) for i in range(MAX_VALUES + 500)]
+    found = features_of("/", body({"instances": [[1, [2]], long_list]}))
+    assert len(found) == MAX_VALUES
+    assert found[:2] == [("0", 1), ("0", 0.0)] and found[-1] == (str(MAX_VALUES - 2), float(MAX_VALUES - 2))
+    wide = {f"k{i}": i for i in range(MAX_VALUES)}
+    found = features_of("/", body({"instances": [{"a": "x"}, wide, [1]]}))
+    assert len(found) == MAX_VALUES and found[0] == ("a", "x") and found[-1] == (f"k{MAX_VALUES - 2}", MAX_VALUES - 2)
