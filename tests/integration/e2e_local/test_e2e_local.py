@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 __all__: list[str] = []
 
 ROOT = Path(__file__).resolve().parents[3]
-# About 80 s here on 2 cores; the limit leaves room for a slow CI runner and a busy core.
+# About 120 s here on 2 cores; the limit leaves room for a slow CI runner and a busy core.
 SCENARIO_TIMEOUT_S = 360
 
 
