@@ -220,3 +220,46 @@ async def test_actions_without_credentials_or_from_another_site_are_refused(scen
         assert "read-only" in await browser.text("#read-only")
         status, message = await _post(browser, f"{url}api/rollouts/{scene.namespace}/demo/actions/abort", csrf=True)
         assert status == 403 and "read-only" in message
+
+
+# Every request's features counted, and checks a second apart: the panel fills within seconds.
+MONITORING = {
+    "interval": "1s",
+    "window": "3s",
+    "reference": {"captureWindow": "2s", "minSamples": 20},
+    "dataDrift": {"minSamples": 20},
+}
+
+
+@REAL_ONLY
+async def test_the_page_shows_what_monitoring_found_on_a_live_stable_model(scene: Scene, browser: Browser) -> None:
+    await scene.start_controller()
+    document = _document(STABLE)
+    document["spec"]["monitoring"] = MONITORING
+    document["spec"]["router"] = {"featureSamplePercent": 100}
+    scene.apply(document)
+    await scene.wait_for("demo Healthy", lambda: scene.status("demo").get("phase") == "Healthy")
+    await scene.start_router("demo", 0)
+    scene.start_traffic()
+
+    def tested_features() -> dict[str, Any] | None:
+        monitoring = scene.status("demo").get("monitoring") or {}
+        return monitoring if monitoring.get("reference") and (monitoring.get("lastCheck") or {}).get("featuresTested") else None
+
+    tested = await scene.wait_for("a check after the reference was captured", tested_features, 60)
+
+    async with running_dashboard(scene, Guard("127.0.0.1")) as url:
+        await browser.get(f"{url}rollouts/{scene.namespace}/demo")
+        summary = await browser.until("the monitoring panel", lambda d: d.execute_script(
+            "const p = document.getElementById('monitoring-panel');"
+            " return p && !p.hidden ? document.getElementById('monitoring-summary').textContent : null;"))  # fmt: skip
+        assert f"revision {tested['revision']}" in summary and "reference: live" in summary, summary
+        features = await browser.until("the features' tests", lambda d: d.execute_script(
+            "const rows = document.querySelectorAll('#findings tr');"
+            " return rows.length ? [...rows].map((r) => r.children[0].textContent) : null;"))  # fmt: skip
+        assert set(features) <= {f"{i}" for i in range(30)} and len(features) >= 1, features
+        conditions = await browser.until("the monitoring conditions", lambda d: d.execute_script(
+            "return [...document.querySelectorAll('#conditions tr')].map((r) => r.children[0].textContent)"
+            ".filter((t) => ['DataDrift', 'PredictionDrift', 'QualityDegraded'].includes(t));") or None)  # fmt: skip
+        assert sorted(conditions) == ["DataDrift", "PredictionDrift", "QualityDegraded"]
+        await browser.shot("monitoring")
