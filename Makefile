@@ -20,7 +20,7 @@ KUBE_ASSETS := $(KUBE_ASSETS_DIR)/bin/kube-apiserver
 endif
 endif
 
-.PHONY: demo demo-monitoring test test-unit test-integration crd reference bench bench-router bench-controller bench-soak bench-decisions lint e2e-kind clean
+.PHONY: demo demo-monitoring test test-unit test-integration crd reference bench bench-router bench-controller bench-soak bench-decisions bench-drift lint e2e-kind clean
 
 $(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ bench-soak: $(STAMP)
 # False-rollback and missed-regression rates of every example through the engine, against fixed thresholds.
 bench-decisions: $(STAMP)
 	$(BIN)/python -m bench.decisions
+
+# Drift monitoring's false-alarm rate (against alpha) and detection rate over simulated windows.
+bench-drift: $(STAMP)
+	$(BIN)/python -m bench.drift_alarms
 
 bench: bench-router bench-controller bench-decisions
 
