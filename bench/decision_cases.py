@@ -7,7 +7,8 @@ watches is listed as not watched rather than run: nothing in that rollout could 
 The reference is a fixed-threshold judge of the kind Flagger uses, run through the same engine on
 the same streams: every `compare` becomes a fixed bound (error rates under 1%, latency p99 under
 500 ms, PSI under 0.25, agreement and accuracy at most 2 points below the healthy level), and
-every measured value is held against its bound as read, with no statistics on the counts behind it.
+every measured value is held against its bound as read, with no statistics on the counts behind it
+(`as_read`). The examples' other settings (minSamples, counts, intervals) apply to both.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 import yaml
 
 from bench.decision_streams import BASE, PROMETHEUS_SIGNALS, Behaviour, regressed
+from controller.analysis.observations import MetricObservation, VariantSample
 from controller.api.metrics import MetricSpec, RouterMetric
 
-__all__ = ["Case", "EXAMPLES", "TRAFFIC_RPS", "cases", "load_example", "reference_spec", "watched_signals"]
+__all__ = ["Case", "EXAMPLES", "TRAFFIC_RPS", "as_read", "cases", "load_example", "reference_spec", "watched_signals"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "examples"
 # Requests a second reaching the model: a quiet, a typical and a busy service.
@@ -125,3 +127,28 @@ def reference_spec(document: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = walk(document)
     return result
+
+
+# Enough to put any PSI above a bound beyond chance, however few predictions stand behind it.
+_AS_READ_SCALE = 10**6
+
+
+def as_read(metric: MetricSpec, observation: MetricObservation) -> MetricObservation:
+    """The observation as the reference judges it: each value as it is read.
+
+    The counts behind a proportion are dropped, so a rate past its bound fails. A PSI past its max is
+    failed by the drift judge only once its test finds the distributions different beyond chance, so
+    the reference's predictions are counted a million times over: the same shares and PSI, and a test
+    that always finds them different. Each sample's `count`, which minSamples checks, stays as measured.
+    """
+    drift = metric.router is not None and metric.router.metric is RouterMetric.PREDICTION_DRIFT
+
+    def read(sample: VariantSample | None) -> VariantSample | None:
+        if sample is None:
+            return None
+        if drift and sample.histogram is not None:
+            counts = [count * _AS_READ_SCALE for count in sample.histogram.counts]
+            return sample.model_copy(update={"histogram": sample.histogram.model_copy(update={"counts": counts})})
+        return sample.model_copy(update={"successes": None})
+
+    return observation.model_copy(update={"candidate": read(observation.candidate), "stable": read(observation.stable)})

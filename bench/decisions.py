@@ -5,12 +5,13 @@
 Drives the real engine (`decide`, `due_measurements`) and judges on a simulated clock over
 synthetic traffic (`bench.decision_streams`), for every example in manifests/examples with its own
 settings: 1,000 rollouts per good case and 400 per bad one by default, and the same rollouts again
-with a fixed-threshold judge of the kind Flagger uses as the reference (`bench.decision_cases`). For each example and case it
-prints the false-rollback rate (a good candidate rolled back), the missed-regression rate (a bad
+with a fixed-threshold judge of the kind Flagger uses as the reference (`bench.decision_cases`). For
+each example and case it prints the false-rollback rate (a good candidate rolled back), the missed-regression rate (a bad
 one promoted), each with its 95% Wilson interval, and the median candidate samples and rollout
 minutes to the decision with 95% intervals (order statistics). A rollout still undecided after
 HORIZON_S, or paused on Inconclusive measurements, counts as neither promoted nor rolled back.
-Cases run in parallel over the machine's cores.
+Examples run in parallel over the machine's cores; the cases of one example under one judge share
+one tree of the engine's decisions. The last line gives the wall time and the CPU time of the run.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from bench.decision_cases import EXAMPLES, Case, cases, load_example, reference_spec, watched_signals
+from bench.decision_cases import EXAMPLES, Case, as_read, cases, load_example, reference_spec, watched_signals
 from bench.decision_streams import Stream
 from controller.analysis.judge import judge
-from controller.analysis.observations import MetricObservation, VariantSample
+from controller.analysis.observations import MetricObservation
 from controller.api.resource import ModelRollout, revision_of
 from controller.api.status import Verdict
 from controller.engine.actions import Action, EnsureRevision, ScaleRevision
@@ -72,23 +73,16 @@ def _tick_s(rollout: ModelRollout) -> float:
     return min(spans, default=30.0)
 
 
-def _points_only(observation: MetricObservation) -> MetricObservation:
-    """The reference reads each value as it is: the counts behind a proportion are dropped."""
-
-    def strip(sample: VariantSample | None) -> VariantSample | None:
-        return None if sample is None else sample.model_copy(update={"successes": None})
-
-    return observation.model_copy(update={"candidate": strip(observation.candidate), "stable": strip(observation.stable)})
-
-
 @dataclass
 class _Node:
-    """The engine's state after a run of verdicts, and the measurements due at its next tick."""
+    """The engine's state after a run of verdicts, and the measurements due at its next tick (`at`)."""
 
     rollout: ModelRollout
     now: datetime
+    at: datetime
     replicas: dict[str, int]
     wanted: list[MeasurementRequest]
+    ending: str | None
     children: dict[tuple[Verdict, ...], _Node] = field(default_factory=dict)
 
 
@@ -116,34 +110,33 @@ class Paths:
 
     def _node(self, rollout: ModelRollout, now: datetime, replicas: dict[str, int]) -> _Node:
         later = now + timedelta(seconds=self.tick_s)
-        return _Node(rollout, now, replicas, due_measurements(rollout, later))
+        return _Node(rollout, now, later, replicas, due_measurements(rollout, later), self._ending(rollout, now))
 
     def measure(self, node: _Node, stream: Stream) -> list[MetricObservation]:
-        measured = stream.observe(node.wanted, node.rollout.status.traffic, node.now + timedelta(seconds=self.tick_s))
-        return [_points_only(o) for o in measured] if self.reference else measured
+        measured = stream.observe(node.wanted, node.rollout.status.traffic, node.at)
+        return [as_read(r.metric, o) for r, o in zip(node.wanted, measured)] if self.reference else measured
 
     def next(self, node: _Node, measured: list[MetricObservation]) -> _Node:
         """The node the engine reaches from `node` with these measurements at the next tick."""
-        verdicts = tuple(judge(r.metric, o, self.tests).verdict for r, o in zip(node.wanted, measured))
+        verdicts = tuple([judge(r.metric, o, self.tests).verdict for r, o in zip(node.wanted, measured)])
         child = node.children.get(verdicts)
         if child is None:
-            now = node.now + timedelta(seconds=self.tick_s)
             observations = Observations(
                 measurements=[ScopedObservation(scope=r.scope, observation=o) for r, o in zip(node.wanted, measured)],
                 ready_revisions=frozenset(r for r, n in node.replicas.items() if n > 0),
             )
-            decision = decide(node.rollout, observations, now)
+            decision = decide(node.rollout, observations, node.at)
             rollout = node.rollout.model_copy(update={"status": decision.status})
-            child = node.children[verdicts] = self._node(rollout, now, _scaled(node.replicas, decision.actions))
+            child = node.children[verdicts] = self._node(rollout, node.at, _scaled(node.replicas, decision.actions))
         return child
 
-    def ending(self, node: _Node) -> str | None:
-        status = node.rollout.status
+    def _ending(self, rollout: ModelRollout, now: datetime) -> str | None:
+        status = rollout.status
         if status.stable_revision == self.candidate:
             return PROMOTED
         if status.rejected_revision == self.candidate:
             return ROLLED_BACK
-        if (status.pause is not None and status.pause.reason == "inconclusive") or (node.now - T0).total_seconds() >= HORIZON_S:
+        if (status.pause is not None and status.pause.reason == "inconclusive") or (now - T0).total_seconds() >= HORIZON_S:
             return UNDECIDED
         return None
 
@@ -161,28 +154,37 @@ def walk(paths: Paths, case: Case, seed: tuple[int, ...]) -> Outcome:
     """One rollout with the case's candidate, to its decision; `seed` fixes its traffic."""
     stream = Stream(rng=np.random.default_rng(seed), rps=case.rps, candidate=case.candidate)
     node = paths.root
-    while (ending := paths.ending(node)) is None:
+    while node.ending is None:
         node = paths.next(node, paths.measure(node, stream))
-    return Outcome(ending, (node.now - T0).total_seconds(), stream.candidate_samples)
+    return Outcome(node.ending, (node.now - T0).total_seconds(), stream.candidate_samples)
 
 
 @dataclass(frozen=True)
 class _Task:
+    """Every case of one example under one judge: they share one tree of the engine's decisions."""
+
     example: str
-    case: Case
-    case_index: int
     reference: bool
-    rollouts: int
+    cases: tuple[tuple[int, Case, int], ...]  # (index among all cases, case, rollouts)
+
+    @property
+    def rollouts(self) -> int:
+        return sum(count for _, _, count in self.cases)
 
 
-def _run_task(task: _Task) -> tuple[_Task, list[Outcome]]:
+def _run_task(task: _Task) -> tuple[_Task, list[list[Outcome]], float]:
+    """The task's outcomes, case by case, and the CPU seconds they took."""
+    started = time.process_time()
     document = load_example(task.example)
     if task.reference:
         document = reference_spec(document)
-    # The reference walks the same seeds: the same traffic, as far as the two judges take the same steps.
-    seeds = [(zlib.crc32(task.example.encode()), task.case_index, index) for index in range(task.rollouts)]
     paths = Paths(document, task.reference)
-    return task, [walk(paths, task.case, seed) for seed in seeds]
+    outcomes = []
+    for index, case, rollouts in task.cases:
+        # The reference walks the same seeds: the same traffic, as far as the two judges take the same steps.
+        seeds = [(zlib.crc32(task.example.encode()), index, rollout) for rollout in range(rollouts)]
+        outcomes.append([walk(paths, case, seed) for seed in seeds])
+    return task, outcomes, time.process_time() - started
 
 
 def _wilson(hits: int, total: int) -> str:
@@ -223,11 +225,12 @@ def _tasks(examples: list[str], good_rollouts: int, bad_rollouts: int) -> tuple[
         metrics = [m for s in steps if isinstance(s, Analysis) for m in s.metrics]
         metrics += list(rollout.spec.analysis.metrics) if rollout.spec.analysis else []
         watched[example] = watched_signals(metrics)
-        for index, case in enumerate(cases()):
-            if case.signal is not None and case.signal not in watched[example]:
-                continue
-            count = good_rollouts if case.good else bad_rollouts
-            tasks += [_Task(example, case, index, reference, count) for reference in (False, True)]
+        run = tuple(
+            (index, case, good_rollouts if case.good else bad_rollouts)
+            for index, case in enumerate(cases())
+            if case.signal is None or case.signal in watched[example]
+        )
+        tasks += [_Task(example, reference, run) for reference in (False, True)]
     return tasks, watched
 
 
@@ -257,22 +260,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--examples", nargs="*", default=sorted(p.name for p in EXAMPLES.glob("*.yaml")))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     tasks, watched = _tasks(args.examples, args.rollouts, args.bad_rollouts)
     results: dict[tuple[str, str, bool], dict[str, str]] = {}
-    # Largest first, so no worker is left with one long case at the end.
+    worker_cpu = 0.0
+    # Largest first, so no worker is left with one long task at the end.
     ordered = sorted(tasks, key=lambda t: -t.rollouts)
     with ProcessPoolExecutor(max_workers=max(args.workers, 1)) as pool:
-        for task, outcomes in pool.map(_run_task, ordered, chunksize=1):
-            results[(task.example, task.case.name, task.reference)] = _summary(task.case, outcomes)
+        for task, outcomes, cpu in pool.map(_run_task, ordered, chunksize=1):
+            worker_cpu += cpu
+            for (_, case, _), of_case in zip(task.cases, outcomes):
+                results[(task.example, case.name, task.reference)] = _summary(case, of_case)
     print("Wrong: for a good candidate the false-rollback rate, for a bad one the missed-regression rate (promoted), with 95%")
     print("Wilson intervals. Undecided, samples (the candidate's, to the decision) and minutes: this judge / the reference,")
     print("medians with 95% intervals.")
     _print_table(results, args.examples, watched)
     rollouts = sum(t.rollouts for t in tasks)
     elapsed = time.perf_counter() - started
-    print(f"\n{rollouts:,} rollouts in {elapsed:.1f} s on {args.workers} workers ({rollouts / elapsed:,.0f} rollouts/s)")
-
+    cpu = worker_cpu + time.process_time() - cpu_started
+    print(f"\n{rollouts:,} rollouts in {elapsed:.1f} s wall, {cpu:.1f} s CPU on {args.workers} workers")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ import pytest
 
 from bench.decision_cases import cases, load_example, reference_spec
 from bench.decision_streams import Stream
-from bench.decisions import T0, Outcome, Paths, _Node, _scaled, walk
+from bench.decisions import T0, Outcome, Paths, _scaled, walk
 from controller.engine.decide import decide, due_measurements
 from controller.engine.inputs import Observations, ScopedObservation
 
@@ -17,7 +17,7 @@ from controller.engine.inputs import Observations, ScopedObservation
 def _walk_deciding_every_tick(paths: Paths, stream: Stream) -> Outcome:
     """The same rollout with `decide` called at every tick on this rollout's own measurements."""
     node = paths.root
-    while (ending := paths.ending(node)) is None:
+    while node.ending is None:
         now = node.now + timedelta(seconds=paths.tick_s)
         wanted = due_measurements(node.rollout, now)
         assert wanted == node.wanted
@@ -28,25 +28,33 @@ def _walk_deciding_every_tick(paths: Paths, stream: Stream) -> Outcome:
         )
         decision = decide(node.rollout, observations, now)
         rollout = node.rollout.model_copy(update={"status": decision.status})
-        later = now + timedelta(seconds=paths.tick_s)
-        node = _Node(rollout, now, _scaled(node.replicas, decision.actions), due_measurements(rollout, later))
-    return Outcome(ending, (node.now - T0).total_seconds(), stream.candidate_samples)
+        node = paths._node(rollout, now, _scaled(node.replicas, decision.actions))
+    return Outcome(node.ending, (node.now - T0).total_seconds(), stream.candidate_samples)
 
 
-@pytest.mark.parametrize("reference", [False, True])
-def test_shared_decisions_give_each_rollout_the_outcome_deciding_alone_gives(reference: bool) -> None:
-    document = load_example("canary.yaml")
+# Per example, cases that take its rollouts down different paths: promoted, rolled back, at several steps.
+SAMPLED = {
+    "canary.yaml": ("good at 5 rps", "error rate +3 pt", "agreement -5 pt"),
+    "shadow.yaml": ("good at 20 rps", "accuracy -5 pt", "drift PSI 0.3"),
+    "drift-gated.yaml": ("good at 5 rps", "error rate +3 pt", "drift PSI 0.3"),
+    "blue-green.yaml": ("good at 5 rps", "error rate +1 pt"),
+}
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["judge", "reference"])
+@pytest.mark.parametrize("example", sorted(SAMPLED))
+def test_shared_decisions_give_each_rollout_the_outcome_deciding_alone_gives(example: str, reference: bool) -> None:
+    document = load_example(example)
     document = reference_spec(document) if reference else document
     paths = Paths(document, reference)
     by_name = {case.name: case for case in cases()}
     outcomes = set()
-    for name in ("good at 5 rps", "error rate +3 pt", "agreement -5 pt"):
+    for name in SAMPLED[example]:
         case = by_name[name]
-        for seed in range(6):
+        for seed in range(4):
             shared = walk(paths, case, (seed,))
             stream = Stream(rng=np.random.default_rng((seed,)), rps=case.rps, candidate=case.candidate)
             alone = _walk_deciding_every_tick(Paths(document, reference), stream)
             assert shared == alone
             outcomes.add(shared.decision)
     assert {"promoted", "rolled back"} <= outcomes
-
