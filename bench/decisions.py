@@ -5,13 +5,14 @@
 Drives the real engine (`decide`, `due_measurements`) and judges on a simulated clock over
 synthetic traffic (`bench.decision_streams`), for every example in manifests/examples with its own
 settings: 1,000 rollouts per good case and 400 per bad one by default, and the same rollouts again
-with a fixed-threshold judge of the kind Flagger uses as the reference (`bench.decision_cases`). For
-each example and case it prints the false-rollback rate (a good candidate rolled back), the missed-regression rate (a bad
-one promoted), each with its 95% Wilson interval, and the median candidate samples and rollout
-minutes to the decision with 95% intervals (order statistics). A rollout still undecided after
-HORIZON_S, or paused on Inconclusive measurements, counts as neither promoted nor rolled back.
-Examples run in parallel over the machine's cores; the cases of one example under one judge share
-one tree of the engine's decisions. The last line gives the wall time and the CPU time of the run.
+with a fixed-threshold judge of the kind Flagger uses as the reference (`bench.decision_cases`).
+For each example and case it prints the false-rollback rate (a good candidate rolled back), the
+missed-regression rate (a bad one promoted), each with its 95% Wilson interval, and the median
+candidate samples and rollout minutes to the decision with 95% intervals (order statistics). A
+rollout still undecided after HORIZON_S, or paused on Inconclusive measurements, counts as neither
+promoted nor rolled back. Examples run in parallel over the machine's cores; the cases of one
+example under one judge share one tree of the engine's decisions. The last line gives the wall
+time and the CPU time of the run.
 """
 
 from __future__ import annotations
