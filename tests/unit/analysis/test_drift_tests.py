@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from controller.analysis.drift_tests import (
     OTHER_CATEGORY,
@@ -148,6 +149,18 @@ def _alarm(rng: Rng, spec: DataDriftSpec, sizes: tuple[int, int]) -> bool:
     reference = {name: draw(rng, sizes[0]) for name, draw in UNDRIFTED.items()}
     current = {name: draw(rng, sizes[1]) for name, draw in UNDRIFTED.items()}
     return any(f.drifted for f in feature_drift(reference, current, spec))
+
+
+def test_the_statistic_is_scipys_power_divergence_over_williams_correction() -> None:
+    reference = {"k": FeatureCounts(categories={"a": 300, "b": 200, "c": 100})}
+    current = {"k": FeatureCounts(categories={"a": 120, "b": 60, "c": 60})}
+    (finding,) = feature_drift(reference, current, DataDriftSpec())
+    table = np.array([[300, 200, 100], [120, 60, 60]])
+    statistic = stats.chi2_contingency(table, lambda_="cressie-read").statistic
+    n = 840
+    williams = 1 + (n * (1 / 600 + 1 / 240) - 1) * (n * (1 / 420 + 1 / 260 + 1 / 160) - 1) / (6 * n * 2)
+    assert finding.test == "chi-squared"
+    assert finding.p_value == pytest.approx(stats.chi2.sf(statistic / williams, 2), rel=1e-9)
 
 
 def test_holm_matches_the_hand_calculation() -> None:
