@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("controller.cli.demo", "run a whole model rollout on this machine"),
     "run": ("controller.cli.run", "roll out a candidate against model servers you already run"),
     "replay": ("controller.cli.replay", "judge recorded traffic (each request once) with a rollout's analysis"),
+    "baseline": ("controller.cli.baseline", "summarise training data into the reference that drift monitoring compares with"),
     "controller": ("controller.cli.operator", "run the Kubernetes operator"),
 }
 
