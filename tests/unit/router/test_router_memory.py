@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,25 +41,37 @@ def test_without_glibc_it_does_nothing() -> None:
     assert HeapTrimmer(None).tick(100.0) is False
 
 
-def _rss_bytes() -> int:
+# Run in a fresh interpreter: in a long test process malloc's state (its dynamic mmap threshold,
+# memory already free or already trimmed, other threads' arenas) is whatever earlier tests left.
+_TRIM_SCRIPT = """
+import json
+from pathlib import Path
+from router.memory import HeapTrimmer, glibc_allocator
+
+def rss():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+
+# Blocks of 32 KB (under malloc's mmap threshold, so in its heap), each followed by a small one
+# that stays: once the big ones are freed the heap cannot shrink from its top, and keeps them.
+big, kept = [], []
+for _ in range(1500):
+    big.append(bytes(32768))
+    kept.append(bytes(1024))  # a new object each time (a constant would be folded and shared)
+del big
+allocator = glibc_allocator()
+free, before = allocator.free_bytes(), rss()
+trimmed = HeapTrimmer(allocator).tick(0.0)
+print(json.dumps({"free": free, "trimmed": trimmed, "given_back": before - rss(), "kept": len(kept)}))
+"""
 
 
 @pytest.mark.skipif(glibc_allocator() is None or not Path("/proc/self/status").exists(), reason="needs glibc malloc and /proc")
 def test_a_trim_gives_back_free_memory_that_malloc_kept_between_live_blocks() -> None:
-    # Blocks of 32 KB (under malloc's mmap threshold, so in its heap), each followed by a small one
-    # that stays: once the big ones are freed the heap cannot shrink from its top, and keeps them.
-    big, kept = [], []
-    for _ in range(1500):
-        big.append(bytes(32768))
-        kept.append(bytes(1024))  # a new object each time (a constant would be folded and shared)
-    del big
-    allocator = glibc_allocator()
-    assert allocator is not None and allocator.free_bytes() >= 40 * MB
-    before = _rss_bytes()
-    assert HeapTrimmer(allocator).tick(0.0) is True
-    assert before - _rss_bytes() >= 30 * MB
-    assert len(kept) == 1500
+    done = subprocess.run([sys.executable, "-c", _TRIM_SCRIPT], capture_output=True, text=True, timeout=60, check=True)
+    measured = json.loads(done.stdout)
+    assert measured["free"] >= 40 * MB, measured
+    assert measured["trimmed"] is True
+    assert measured["given_back"] >= 30 * MB, measured
+    assert measured["kept"] == 1500
