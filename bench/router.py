@@ -10,9 +10,9 @@ and the nginx model backends on `--load-core`. wrk POSTs a tiny KServe v1 JSON b
     nginx 90/10        wrk -> nginx split proxy -> backends
     router 90/10       wrk -> router (every measurement on) -> backends
     router +mirror     the same with 10% (and 100%) of requests mirrored to the candidate
-    router no log      the same as router 90/10 with `feedbackCapacity: 0`: no prediction log for labels
-                       to join, so the pair prices the log (target: it costs < 5% of throughput); the
-                       log's time per request, measured on the proxy core, prices it too, steadily
+    router no log      router 90/10 with `feedbackCapacity: 0`: no prediction log for labels to join
+    router no features router 90/10 with `featureSamplePercent: 0`: no input features read
+                       (these two only in the cost A/Bs, below)
     paced direct / nginx / router (+mirror): ~1,000 req/s over 10 connections, each pausing an
                        exponentially drawn gap between requests, so arrivals are spread as
                        independent clients' are: the latency each proxy adds (the target)
@@ -25,6 +25,23 @@ scenarios run in the order A B C B A and A and B count as the mean of their two 
 during the round cancels out of the comparisons. Each ratio is computed within a round and the
 median over rounds is reported, so a burst of load from elsewhere on a shared machine skews one
 round, not all.
+
+The prediction log and feature extraction at the default 5% sampling are each priced against the
+same router without it (target: each costs < 5% of throughput). A few percent is far less than
+what a shared machine moves a run by between runs a minute apart, so four routers (router 90/10,
+no log, no features, and router 90/10 again) run side by side on the proxy core, each warmed up
+for `LOG_WARMUP_S` (which fills the log to its bound), and are then loaded in turn for
+`--cost-slice-s` seconds, `--cost-groups` times, the order rotated by one each time (A B C D,
+B C D A, ...): each figure is taken within a group, whose slices are seconds apart. Two processes
+of the same router also differ by a few percent, so this is done `--cost-rounds` times with fresh
+routers, and the median over all groups is reported with its standard error. Each cost is priced
+three ways: the throughput A/B (judged); the A/B of the router's CPU time per request served, read
+from /proc (time spent waiting for the core does not count); and the time one record, or one
+request's feature work at 5%, takes in a tight loop on the proxy core (bench/prediction_log.py)
+times the router's throughput (a lower bound: in place, the caches are colder). The A/B of the
+two identical routers shows how much of such a figure the machine alone makes. `--only-costs`
+runs only this part.
+
 Targets: router throughput >= 15% of nginx's, p50 added latency < 1 ms at ~1,000 req/s,
 mirroring costs the primary path < 10% throughput. That last one is judged on the price of one
 shadow copy, read off 100% mirroring (about a third of the throughput, far above the noise),
@@ -46,6 +63,8 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -66,16 +85,17 @@ Pace = Literal["saturated", "paced", "burst"]
 UNSATURATED: tuple[Pace, ...] = ("paced", "burst")
 
 
-def _router_config(workdir: Path, ports: Ports, mirror_percent: int, feedback_capacity: int | None = None) -> Path:
+def _router_config(workdir: Path, ports: Ports, mirror_percent: int, changes: dict[str, object]) -> Path:
+    """The router's config: 90/10, `mirror_percent` mirrored, defaults but for `changes`."""
     config: dict[str, object] = {
         "generation": 1,
         "upstreams": {"stable": f"http://127.0.0.1:{ports.stable}", "candidate": f"http://127.0.0.1:{ports.candidate}"},
         "weights": {"stable": 90, "candidate": 10},
         "mirrorPercent": mirror_percent,
+        **changes,
     }
-    if feedback_capacity is not None:
-        config["feedbackCapacity"] = feedback_capacity
-    path = workdir / f"router-mirror{mirror_percent}-log{feedback_capacity}.json"
+    suffix = "".join(f"-{key}{value}" for key, value in sorted(changes.items()))
+    path = workdir / f"router-mirror{mirror_percent}{suffix}.json"
     path.write_text(json.dumps(config))
     return path
 
@@ -110,39 +130,40 @@ class Bench:
         }
         self.rounds: dict[str, list[Result]] = {}  # scenario -> one result per round
         self._this_round: dict[str, list[Result]] = {}
-        # scenario -> the router's CPU seconds per request served, one per round (router scenarios only)
-        self.cpu_rounds: dict[str, list[float]] = {}
-        self._cpu_this_round: dict[str, list[float]] = {}
 
     def end_round(self) -> None:
         """A scenario run more than once in a round counts once, as the mean of its runs."""
         for name, results in self._this_round.items():
             self.rounds.setdefault(name, []).append(_combine(results, statistics.fmean))
-        for name, costs in self._cpu_this_round.items():
-            self.cpu_rounds.setdefault(name, []).append(statistics.fmean(costs))
-        self._this_round, self._cpu_this_round = {}, {}
+        self._this_round = {}
 
     def load(self, name: str, url: str, pace: Pace = "saturated", warmup_s: int = 2) -> Result:
+        self.warm_up(url, pace, warmup_s)
+        return self.measure(name, url, pace)
+
+    def warm_up(self, url: str, pace: Pace, seconds: int) -> None:
+        """Load whose figures are discarded."""
         args = self.args
         connections = args.connections if pace == "saturated" else args.paced_connections
-        script = self.scripts[pace]
-        run_wrk(url, script, core=args.load_core, connections=connections, duration_s=warmup_s)  # warm-up, discarded
-        result = run_wrk(url, script, core=args.load_core, connections=connections, duration_s=args.duration)
+        run_wrk(url, self.scripts[pace], core=args.load_core, connections=connections, duration_s=seconds)
+
+    def measure(self, name: str, url: str, pace: Pace) -> Result:
+        args = self.args
+        connections = args.connections if pace == "saturated" else args.paced_connections
+        result = run_wrk(url, self.scripts[pace], core=args.load_core, connections=connections, duration_s=args.duration)
         self._this_round.setdefault(name, []).append(result)
         print(f"  {name:<24} {_row(result)}")
         return result
 
-    def router(
-        self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated", feedback_capacity: int | None = None,
-        warmup_s: int = 2,
-    ) -> None:  # fmt: skip
-        config = _router_config(self.workdir, ports, mirror_percent, feedback_capacity)
+    def router(self, name: str, ports: Ports, mirror_percent: int, pace: Pace = "saturated", warmup_s: int = 2) -> None:
+        """One router run; its CPU per request is read over the measured run only, not the warm-up."""
+        config = _router_config(self.workdir, ports, mirror_percent, {})
         process, url, admin = _start_router(config, self.args.proxy_core)
         with running(process, f"{admin}/readyz"):
+            self.warm_up(url, pace, warmup_s)
             cpu_before, served_before = _cpu_s(process.pid), _served(admin)
-            self.load(name, url, pace, warmup_s)
+            self.measure(name, url, pace)
             cpu_s, served = _cpu_s(process.pid) - cpu_before, _served(admin) - served_before
-            self._cpu_this_round.setdefault(name, []).append(cpu_s / max(served, 1))
             print(f"  {'':<24} {_router_counts(admin)}; {cpu_s / max(served, 1) * 1e6:.1f} us of CPU per request")
 
 
@@ -231,11 +252,6 @@ def _implied_mirror_cost(r: dict[str, Result]) -> float:
     return 1 - 1 / (1 + 0.10 * STABLE_SHARE * _shadow_share(r))
 
 
-def _log_cost(r: dict[str, Result]) -> float:
-    """What the prediction log labels join costs: the router with it against the same router without."""
-    return 1 - r["router 90/10"].requests_per_s / r["router 90/10 no log"].requests_per_s
-
-
 def _router_added(r: dict[str, Result]) -> float:
     return r["paced router +mirror"].p50_ms - r["paced direct"].p50_ms
 
@@ -269,7 +285,7 @@ def _noise_note(costs: list[float], target: float = 0.10) -> str:
     return f"({spread}: {f'MISSED, above {target:.0%} beyond the noise' if middle >= target else f'under {target:.0%} beyond the noise'})"
 
 
-def _report(rounds: dict[str, list[Result]], proxy_core: int, cpu: dict[str, list[float]]) -> None:
+def _report(rounds: dict[str, list[Result]]) -> None:
     count = min(len(results) for results in rounds.values())
     medians = {name: _combine(results, statistics.median) for name, results in rounds.items()}
     if count > 1:
@@ -297,7 +313,6 @@ def _report(rounds: dict[str, list[Result]], proxy_core: int, cpu: dict[str, lis
         f"  p50 added, 10 requests at once every 10 ms  {_paired(rounds, _router_added_burst):6.3f} ms"
         f"   (nginx adds {_paired(rounds, _nginx_added_burst):.3f} ms)"
     )
-    _report_log(rounds, proxy_core, cpu)
     if count > 1:
         priced = ", ".join(f"{c:.1%}" for c in _per_round(rounds, _implied_mirror_cost))
         direct = ", ".join(f"{c:.1%}" for c in direct_costs)
@@ -309,32 +324,111 @@ def _report(rounds: dict[str, list[Result]], proxy_core: int, cpu: dict[str, lis
         )
 
 
-def _report_log(rounds: dict[str, list[Result]], proxy_core: int, cpu: dict[str, list[float]]) -> None:
-    """The log's price read off the A/B of throughput, of the router's CPU per request (steadier on a
-    shared machine: it does not count time spent waiting for the core), and off its measured time per
-    record; judged on the CPU A/B."""
-    costs = _per_round(rounds, _log_cost)
-    cpu_costs = [with_log / without - 1 for with_log, without in zip(cpu["router 90/10"], cpu["router 90/10 no log"])]
-    cpu_cost = statistics.median(cpu_costs)
-    each = ", ".join(f"{c:.1%}" for c in cpu_costs)
-    print(
-        f"  prediction log, router CPU per request      {cpu_cost:6.1%}   target < 5%     {'met' if cpu_cost < 0.05 else 'MISSED'}"
-        f"   (rounds {each})"
-    )
-    record_us = _record_us(proxy_core)
-    served = statistics.median(r.requests_per_s for r in rounds["router 90/10"])
-    price = record_us * served / 1e6
-    print(f"  prediction log cost (default vs capacity 0) {statistics.median(costs):6.1%}   {_noise_note(costs, 0.05)}")
-    print(f"  prediction log, priced per request          {price:6.1%}   ({record_us:.2f} us per record x {served:,.0f} req/s)")
-    features_us = _record_us(proxy_core, "--features")
-    features = features_us * served / 1e6
-    print(
-        f"  feature extraction at 5%, priced            {features:6.1%}   target < 5%     {'met' if features < 0.05 else 'MISSED'}"
-        f"   ({features_us:.3f} us per request x {served:,.0f} req/s)"
-    )
+@dataclass(frozen=True)
+class Cost:
+    """Something the router does per request on top of routing, priced against the same router without it."""
+
+    name: str
+    without: str  # the scenario without it
+    changes: dict[str, object]  # the config that turns it off
+    per: str  # what bench/prediction_log.py times
+    options: tuple[str, ...]  # bench/prediction_log.py's options that time it
 
 
-def _record_us(core: int, *options: str) -> float:
+WITH_ALL = "router 90/10"
+COSTS = (
+    Cost("prediction log", "router 90/10 no log", {"feedbackCapacity": 0}, "record", ()),
+    Cost("features at 5%", "router 90/10 no features", {"featureSamplePercent": 0}, "request", ("--features",)),
+)
+COST_TARGET = 0.05
+SAME_AGAIN = "router 90/10 again"  # a second router 90/10, the A/B that should read zero
+
+
+def _report_costs(groups: dict[str, list[Result]], proxy_core: int, cpu: dict[str, list[float]]) -> None:
+    """Each cost three ways (see the module doc), judged on the throughput A/B, the target's own terms;
+    then the same figures for two identical routers: how far apart this machine puts them."""
+    served = statistics.median(r.requests_per_s for r in groups[WITH_ALL])
+    print(f"  (each the median over {len(groups[WITH_ALL])} groups of the figure within a group, +- its standard error)")
+    for cost in COSTS:
+        throughput, cpu_costs = _ab(groups, cpu, cost.without)
+        middle, error = _median_error(throughput)
+        verdict = "met" if middle < COST_TARGET else "MISSED"
+        close = " (within two standard errors of it)" if abs(middle - COST_TARGET) < 2 * error else ""
+        print(f"  {cost.name + ', throughput A/B':<43} {middle:6.1%} +- {error:.1%}   target < {COST_TARGET:.0%}   {verdict}{close}")
+        print(f"  {cost.name + ', router CPU per request':<43} {_with_error(cpu_costs)}")
+        each_us = _priced_us(proxy_core, *cost.options)
+        print(
+            f"  {cost.name + ', priced in a tight loop':<43} {each_us * served / 1e6:6.1%}"
+            f"             ({each_us:.3f} us per {cost.per} x {served:,.0f} req/s; a lower bound)"
+        )
+    throughput, cpu_costs = _ab(groups, cpu, SAME_AGAIN)
+    print(f"  {'two identical routers, throughput A/B':<43} {_with_error(throughput)}   (what the machine alone makes of an A/B)")
+    print(f"  {'two identical routers, CPU per request':<43} {_with_error(cpu_costs)}")
+
+
+def _ab(groups: dict[str, list[Result]], cpu: dict[str, list[float]], without: str) -> tuple[list[float], list[float]]:
+    """Per group, what router 90/10 loses against `without`: in throughput, and in CPU per request
+    as the throughput it costs a router bound by its core (1 - without / with)."""
+    throughput = [1 - a.requests_per_s / b.requests_per_s for a, b in zip(groups[WITH_ALL], groups[without])]
+    return throughput, [1 - b / a for a, b in zip(cpu[WITH_ALL], cpu[without])]
+
+
+def _median_error(values: list[float]) -> tuple[float, float]:
+    """The median and its standard error (1.25 sd / sqrt(n), for a roughly normal spread)."""
+    error = 1.2533 * statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+    return statistics.median(values), error
+
+
+def _with_error(values: list[float]) -> str:
+    middle, error = _median_error(values)
+    return f"{middle:6.1%} +- {error:.1%}"
+
+
+def _costs(bench: Bench, ports: Ports) -> tuple[dict[str, list[Result]], dict[str, list[float]]]:
+    """The cost A/Bs: warm routers side by side, loaded in turn (see the module doc).
+
+    Results and CPU seconds per request, by scenario, one per group of every round.
+    """
+    configs = [(WITH_ALL, {}), *((cost.without, cost.changes) for cost in COSTS), (SAME_AGAIN, {})]
+    results: dict[str, list[Result]] = {name: [] for name, _ in configs}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in configs}
+    for round_number in range(1, bench.args.cost_rounds + 1):
+        print(f"costs, round {round_number} of {bench.args.cost_rounds}: {len(configs)} routers side by side, {LOG_WARMUP_S}s warm-up each")
+        with ExitStack() as stack:
+            routers: dict[str, tuple[int, str, str]] = {}
+            for name, changes in configs:
+                process, url, admin = _start_router(_router_config(bench.workdir, ports, 0, changes), bench.args.proxy_core)
+                stack.enter_context(running(process, f"{admin}/readyz"))
+                routers[name] = (process.pid, url, admin)
+            _cost_groups(bench, routers, results, cpu)
+    return results, cpu
+
+
+def _cost_groups(
+    bench: Bench, routers: dict[str, tuple[int, str, str]], results: dict[str, list[Result]], cpu: dict[str, list[float]]
+) -> None:
+    args = bench.args
+    for _, url, _ in routers.values():
+        bench.warm_up(url, "saturated", LOG_WARMUP_S)
+    order = list(routers)
+    for group in range(args.cost_groups):
+        # Rotated, so each router takes each place in turn and none runs twice in a row (a router
+        # loaded again straight away starts with its memory still in the caches).
+        shift = group % len(order)
+        for name in order[shift:] + order[:shift]:
+            pid, url, admin = routers[name]
+            cpu_before, served_before = _cpu_s(pid), _served(admin)
+            result = run_wrk(
+                url, bench.scripts["saturated"], core=args.load_core, connections=args.connections, duration_s=args.cost_slice_s
+            )
+            cpu_s, served = _cpu_s(pid) - cpu_before, _served(admin) - served_before
+            results[name].append(result)
+            cpu[name].append(cpu_s / max(served, 1))
+        row = ", ".join(f"{name} {results[name][-1].requests_per_s:,.0f} ({cpu[name][-1] * 1e6:.1f} us)" for name in order)
+        print(f"  group {group + 1:>2}: {row}")
+
+
+def _priced_us(core: int, *options: str) -> float:
     """Microseconds per request measured on the proxy's core by bench/prediction_log.py."""
     command = ["taskset", "-c", str(core), sys.executable, str(Path(__file__).with_name("prediction_log.py")), *options]
     return float(subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout)
@@ -349,7 +443,10 @@ def main() -> int:
     parser.add_argument("--paced-rate", type=int, default=1000, help="target req/s of the latency scenarios")
     parser.add_argument("--paced-connections", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="run every scenario this many times, interleaved; report medians (default 3)")
-    parser.add_argument("--only-log", action="store_true", help="only the prediction log's price: router 90/10 with and without it")
+    parser.add_argument("--cost-rounds", type=int, default=3, help="fresh routers for the cost A/Bs this many times (default 3)")
+    parser.add_argument("--cost-groups", type=int, default=8, help="slices of load per router and round in the cost A/Bs (default 8)")
+    parser.add_argument("--cost-slice-s", type=int, default=2, help="seconds each slice of the cost A/Bs lasts (default 2)")
+    parser.add_argument("--only-costs", action="store_true", help="only the prediction log's and feature extraction's prices")
     args = parser.parse_args()
     binary = nginx_binary()
     missing = [name for name, found in (("nginx", binary), ("wrk", shutil.which("wrk")), ("taskset", shutil.which("taskset"))) if not found]
@@ -367,18 +464,15 @@ def main() -> int:
                 f" {args.connections} connections, {args.duration}s each"
             )
             print(f"paced scenarios: {args.paced_connections} connections, ~{args.paced_rate} req/s")
-            for round_number in range(1, args.rounds + 1):
+            for round_number in range(1, 0 if args.only_costs else args.rounds + 1):
                 print(f"round {round_number} of {args.rounds}")
-                if args.only_log:
-                    _log_round(bench, ports)
-                else:
-                    _one_round(bench, binary, workdir, ports)
+                _one_round(bench, binary, workdir, ports)
                 bench.end_round()
-        if args.only_log:
-            print("\nratios (each the median over rounds of the figure within a round)")
-            _report_log(bench.rounds, args.proxy_core, bench.cpu_rounds)
-        else:
-            _report(bench.rounds, args.proxy_core, bench.cpu_rounds)
+            costs, cpu = _costs(bench, ports)
+        if not args.only_costs:
+            _report(bench.rounds)
+        print("\ncosts of the prediction log and of feature extraction")
+        _report_costs(costs, args.proxy_core, cpu)
     return 0
 
 
@@ -392,21 +486,12 @@ def _one_round(bench: Bench, binary: str, workdir: Path, ports: Ports) -> None:
             bench.load(f"{pace} nginx 90/10", f"http://127.0.0.1:{ports.split_proxy}/v1/models/bench:predict", pace)
     # Mirrored in time (A B C B A): throughput drifts within a round on a shared machine (whichever
     # runs first tends to be fastest), and each scenario's mean then sits at the same midpoint.
-    routers = [
-        ("router 90/10 no log", 0, 0), ("router 90/10", 0, None),
-        ("router 90/10 +mirror 10%", 10, None), ("router 90/10 +mirror 100%", 100, None),
-    ]  # fmt: skip
-    for name, mirror_percent, capacity in [*routers, *reversed(routers[:-1])]:
-        bench.router(name, ports, mirror_percent, feedback_capacity=capacity, warmup_s=LOG_WARMUP_S)
+    routers = [(WITH_ALL, 0), ("router 90/10 +mirror 10%", 10), ("router 90/10 +mirror 100%", 100)]
+    for name, mirror_percent in [*routers, *reversed(routers[:-1])]:
+        bench.router(name, ports, mirror_percent, warmup_s=LOG_WARMUP_S)
     for pace in UNSATURATED:
         bench.load(f"{pace} direct", direct, pace)
         bench.router(f"{pace} router +mirror", ports, 10, pace)
-
-
-def _log_round(bench: Bench, ports: Ports) -> None:
-    """The prediction log's A/B alone, mirrored in time (A B B A), each after a warm-up that fills the log."""
-    for name, capacity in (("router 90/10 no log", 0), ("router 90/10", None), ("router 90/10", None), ("router 90/10 no log", 0)):
-        bench.router(name, ports, 0, feedback_capacity=capacity, warmup_s=LOG_WARMUP_S)
 
 
 if __name__ == "__main__":
