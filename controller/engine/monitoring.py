@@ -117,8 +117,9 @@ def watch_monitoring(plan: Plan, ctx: Context) -> Plan:
     observation = ctx.observations.monitoring
     if observation is None:
         return plan
-    if observation.error is not None or observation.window is None:
+    if observation.window is None:
         return _unavailable(plan, ctx, current, observation.error or "no window was read")
+    # With a window, an error is the reference's: a baseline that cannot be read.
     reference = _usable_reference(observation, current, spec)
     if reference is None:
         if spec.reference.baseline is not None:

@@ -297,3 +297,17 @@ def test_data_drift_evidence_holds_the_drifted_features_and_never_the_prediction
     assert "predictions" not in {f.feature for f in status.findings}
     (trigger,) = watch.triggers()
     assert [f["feature"] for f in trigger.evidence["findings"]] == ["1"]
+
+
+def test_a_baseline_that_cannot_be_read_beside_a_good_window_names_the_baseline() -> None:
+    rollout = monitored(reference={"baseline": "iris-training"})
+    watch = Watch(rollout)
+    watch.step()
+    request = due_monitoring(watch.rollout, watch.now)
+    assert request is not None and request.baseline == "iris-training"
+    traffic = window(watch.rng, request.window_start, watch.now)
+    observation = MonitoringObservation(window=traffic, error="ConfigMap ml/iris-training not found")
+    decision = decide(watch.rollout, Observations(monitoring=observation), watch.now)
+    found = find_condition(decision.status.conditions, "DataDrift")
+    assert found is not None and found.status is ConditionStatus.UNKNOWN and found.reason == "ReferenceUnavailable"
+    assert found.message == "baseline iris-training could not be read: ConfigMap ml/iris-training not found"
