@@ -58,12 +58,17 @@ def test_errors_and_latency_are_rolled_back_by_relative_or_statistical_checks(
     assert any(name in document["reason"] for name in failed)
 
 
-def test_disagreeing_candidate_is_rolled_back_by_shadow_agreement_before_live_traffic(tmp_path: Path) -> None:
+def test_disagreeing_candidate_is_rolled_back_on_its_mirrored_answers_before_live_traffic(tmp_path: Path) -> None:
     code, document, output = _demo("disagree", tmp_path)
     assert code == 0, output
     assert document["outcome"] == "rolled_back"
-    assert "shadow-agreement" in _failed_metrics(document)
-    assert "shadow-agreement" in document["reason"]
+    # Both checks of the shadow step see a model unrelated to stable: whichever has its samples first
+    # (prediction drift waits for 1000 mirrored answers, agreement for 3000) rolls it back.
+    failed = _failed_metrics(document)
+    assert failed and failed <= {"shadow-agreement", "prediction-drift"}, failed
+    assert any(name in document["reason"] for name in failed)
+    comparison = document["routerStats"]["shadowComparison"]
+    assert comparison["compared"] > 0 and comparison["agreed"] / comparison["compared"] < 0.9, comparison
     # The candidate answered mirrored copies only: no client ever got its answer.
     assert document["routerStats"]["candidate"]["requests"] == 0
     assert document["routerStats"]["shadow"]["requests"] > 0
