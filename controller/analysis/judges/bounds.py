@@ -1,12 +1,18 @@
 """Absolute bounds: the candidate's value must lie within `min` and/or `max`.
 
-A value beyond a bound fails, except a proportion the source counted (errors of requests,
-agreements of comparisons, correct of labelled), which fails only once the counts show its true
-rate beyond the bound: the exact binomial p-value of "the rate is within the bound" becomes
-anytime-valid evidence (`controller.analysis.sequential`) held against the rollout's share of
-1 - DEFAULT_CONFIDENCE. Until then the measurement is Inconclusive and the step measures again: a
-rate a few samples put past the bound by chance is not a failure, and one truly past it fails as
-its samples grow. A bound of 0 or 1 is certain to be crossed by the first event beyond it.
+A value read without counts (a Prometheus query, a p99) is held against its bounds as read. A
+proportion the source counted (errors of requests, agreements of comparisons, correct of
+labelled) is judged on both sides by its counts, the same way: the exact binomial p-value of "the
+rate is past the bound" and of "the rate is within it" each become anytime-valid evidence
+(`controller.analysis.sequential`) held against the rollout's share of 1 - DEFAULT_CONFIDENCE.
+Failed needs evidence that the true rate is past a bound; Passed needs evidence that it is within
+every bound; until one of them holds the measurement is Inconclusive and the step measures again
+on more samples. So a good model's rate read a little past the bound by chance is not rolled back,
+and a bad model's rate read a little inside it is not promoted: each is decided as its samples
+grow. A rate exactly on a bound is never decided, as no number of samples can place it.
+
+A bound at the edge of what a rate can be (`max: 0`, `min: 1`) is held as read: the first event
+past it fails, and no events pass, since no count proves a rate of exactly 0.
 """
 
 from __future__ import annotations
@@ -35,9 +41,7 @@ class BoundCheck:
 
 
 def check_bounds(metric: MetricSpec, value: float) -> BoundCheck:
-    limits = [(name, limit) for name, limit in (("min", metric.min_), ("max", metric.max_)) if limit is not None]
-    if not limits:
-        raise ValueError(f"metric {metric.name!r} sets neither min nor max; expected at least one bound")
+    limits = _limits(metric)
     if metric.min_ is not None and value < metric.min_:
         return BoundCheck(passed=False, bound="min", threshold=metric.min_)
     if metric.max_ is not None and value > metric.max_:
@@ -63,15 +67,13 @@ def judge(metric: MetricSpec, observation: MetricObservation, tests: int = 1) ->
         reason = f"{metric.name}: the source gave no candidate value to hold against {describe_bounds(metric, rate)}"
         return result(Verdict.INCONCLUSIVE, reason, observation, stable_value=stable_value)
     check = check_bounds(metric, value)
-    if check.passed:
+    counted = _counted(observation.candidate, value)
+    if counted is not None:
+        verdict, reason = _judge_counted(metric, check, counted, value, significance_level(None, tests))
+    elif check.passed:
         verdict, reason = Verdict.PASSED, f"{metric.name} {show(value, rate)} is within {describe_bounds(metric, rate)}"
     else:
-        side = "below" if check.bound == "min" else "above"
-        verdict = Verdict.FAILED
-        reason = f"{metric.name} {show(value, rate)} is {side} {check.bound} {show(check.threshold, rate)}"
-        doubt = _doubt(check, observation.candidate, value, tests)
-        if doubt is not None:
-            verdict, reason = doubt[0], f"{reason}{doubt[1]}"
+        verdict, reason = Verdict.FAILED, _past(metric.name, check, value, rate)
     return result(
         verdict,
         reason,
@@ -84,17 +86,64 @@ def judge(metric: MetricSpec, observation: MetricObservation, tests: int = 1) ->
     )
 
 
-def _doubt(check: BoundCheck, sample: VariantSample | None, value: float, tests: int) -> tuple[Verdict, str] | None:
-    """For a counted proportion past its bound: Failed once beyond doubt, else Inconclusive; None for other values."""
+def _limits(metric: MetricSpec) -> list[tuple[str, float]]:
+    limits = [(name, limit) for name, limit in (("min", metric.min_), ("max", metric.max_)) if limit is not None]
+    if not limits:
+        raise ValueError(f"metric {metric.name!r} sets neither min nor max; expected at least one bound")
+    return limits
+
+
+def _past(name: str, check: BoundCheck, value: float, rate: bool) -> str:
+    side = "below" if check.bound == "min" else "above"
+    return f"{name} {show(value, rate)} is {side} {check.bound} {show(check.threshold, rate)}"
+
+
+def _counted(sample: VariantSample | None, value: float) -> tuple[int, int] | None:
+    """(hits, count) when the value is a proportion the source counted, else None."""
     counted = events(sample, "candidate") if sample is not None and sample.counted else None
     if counted is None or counted[1] == 0 or value != counted[0] / counted[1]:
         return None
+    return counted
+
+
+def _judge_counted(
+    metric: MetricSpec, check: BoundCheck, counted: tuple[int, int], value: float, alpha: float
+) -> tuple[Verdict, str]:
+    """Failed on evidence of a rate past a bound, Passed on evidence of one within all, else Inconclusive."""
     hits, count = counted
-    # P(at least `hits` of `count`) at a rate on the max, P(at most `hits`) on the min: exact binomial tails.
-    bound = check.threshold
-    within = special.bdtrc(hits - 1, count, bound) if check.bound == "max" else special.bdtr(hits, count, bound)
-    alpha = significance_level(None, tests)
-    p_value = one_sided_evidence(z_of(float(within)), count, alpha).p_value
+    if not check.passed:
+        p_value = _anytime_p(_past_p(check.bound, check.threshold, hits, count), count, alpha)
+        head = _past(metric.name, check, value, rate=True)
+        if p_value < alpha:
+            return Verdict.FAILED, f"{head} (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
+        return Verdict.INCONCLUSIVE, f"{head} on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"
+    within = describe_bounds(metric, rate=True)
+    # The intersection of "within min" and "within max" is shown by showing each: the largest p-value decides.
+    doubts = [_anytime_p(_within_p(name, limit, hits, count), count, alpha) for name, limit in _limits(metric)]
+    p_value = max(doubts)
+    head = f"{metric.name} {show(value, rate=True)} is within {within}"
     if p_value < alpha:
-        return Verdict.FAILED, f" (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
-    return Verdict.INCONCLUSIVE, f" on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"
+        return Verdict.PASSED, f"{head} (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
+    return Verdict.INCONCLUSIVE, f"{head} on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"
+
+
+def _past_p(bound: str, limit: float, hits: int, count: int) -> float:
+    """Exact binomial p-value of "the rate is within this bound", on a reading past it."""
+    # P(at least `hits` of `count`) at a rate on the max, P(at most `hits`) on the min.
+    return float(special.bdtrc(hits - 1, count, limit) if bound == "max" else special.bdtr(hits, count, limit))
+
+
+def _within_p(bound: str, limit: float, hits: int, count: int) -> float:
+    """Exact binomial p-value of "the rate is past this bound", on a reading within it.
+
+    A bound a rate cannot be past (`max: 1`, `min: 0`) is met by any reading; one on the edge of
+    what a rate can be (`max: 0`, `min: 1`) is held as read, since no count proves it.
+    """
+    if limit <= 0.0 or limit >= 1.0:
+        return 0.0
+    # P(at most `hits` of `count`) at a rate on the max, P(at least `hits`) on the min.
+    return float(special.bdtr(hits, count, limit) if bound == "max" else special.bdtrc(hits - 1, count, limit))
+
+
+def _anytime_p(look_p: float, count: int, alpha: float) -> float:
+    return one_sided_evidence(z_of(look_p), count, alpha).p_value

@@ -10,10 +10,13 @@ is raised by EPSILON = 1e-4 and the shares renormalised before the sum: an empty
 a bounded amount that still grows with the share it holds on the other side. The usual bands
 read PSI below 0.1 as stable, 0.1 to 0.25 as a moderate shift and above 0.25 as significant.
 
-With `min`/`max` the PSI is held against the bounds; a PSI above `max` fails only once the
-test below finds the distributions different beyond chance (at the rollout's share of
-1 - DEFAULT_CONFIDENCE), and is Inconclusive until then: PSI over 20 bins of two samples of a few
-hundred predictions from one distribution reads about 0.1 to 0.2 by chance alone. With `compare` a test of "same
+With `min`/`max` the PSI is held against the bounds, both ways beyond chance (at the rollout's
+share of 1 - DEFAULT_CONFIDENCE), and is Inconclusive until then. A PSI above `max` fails only
+once the test below finds the distributions different: PSI over 20 bins of two samples of a few
+hundred predictions from one distribution reads about 0.1 to 0.2 by chance alone. A PSI below
+`max` passes only once it is below beyond chance (`_anytime_below`): a model whose predictions
+truly drifted past `max` can read a little under it, and is measured again rather than promoted.
+A `min` is held as read. With `compare` a test of "same
 distribution" decides, failing when its anytime p-value is below the rollout's share of
 1 - confidence (see `statistical`: the look's p-value read as a chi-squared statistic on the
 table's degrees of freedom becomes anytime-valid evidence over the effective samples) and the
@@ -39,7 +42,7 @@ from controller.analysis.judges.bounds import check_bounds
 from controller.analysis.judges.evidence import result, show_p, significance_level
 from controller.analysis.judges.samples import UnusableObservation, reconstruct
 from controller.analysis.observations import AnalysisResult, BinCounts, MetricObservation, VariantSample
-from controller.analysis.sequential import effective_samples, spread_evidence
+from controller.analysis.sequential import effective_samples, one_sided_evidence, spread_evidence, z_of
 from controller.api.metrics import Comparison, MetricSpec
 from controller.api.status import Verdict
 
@@ -135,12 +138,19 @@ def _bounded(metric: MetricSpec, observation: MetricObservation, paired: _Paired
     verdict = Verdict.PASSED if check.passed else Verdict.FAILED
     side = "within" if check.passed else ("below" if check.bound == "min" else "above")
     reason = f"{metric.name} PSI {psi:.3g} ({psi_band(psi)}) is {side} {check.bound} {check.threshold:g}"
+    alpha = significance_level(None, tests)
     if not check.passed and check.bound == "max":
-        alpha = significance_level(None, tests)
         name, p_value = _anytime_difference(paired, alpha)
         if p_value >= alpha:
             verdict = Verdict.INCONCLUSIVE
             reason += f", not yet beyond chance ({name} anytime p={show_p(p_value)} >= {show_p(alpha)})"
+    elif check.passed and metric.max_ is not None:
+        p_value = _anytime_below(paired, psi, metric.max_, alpha)
+        if p_value < alpha:
+            reason += f" (anytime p={show_p(p_value)} < {show_p(alpha)} that it is not)"
+        else:
+            verdict = Verdict.INCONCLUSIVE
+            reason += f", not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)} that it is not)"
     return result(
         verdict,
         reason,
@@ -150,6 +160,22 @@ def _bounded(metric: MetricSpec, observation: MetricObservation, paired: _Paired
         statistic_value=psi,
         threshold=check.threshold,
     )
+
+
+def _anytime_below(paired: _Paired, psi: float, limit: float, alpha: float) -> float:
+    """Anytime p-value of "the true PSI is `limit` or more", on a reading below it.
+
+    PSI times the effective samples n1 n2 / (n1 + n2) is, for two samples over B bins from one
+    distribution, close to chi-squared on B - 1 degrees of freedom (Yurdakul 2018, "Statistical
+    properties of population stability index"); between two distributions it is, as a
+    chi-squared statistic is under nearby alternatives, noncentral by the true PSI times the same
+    samples. The look's p-value is that distribution's lower tail at the reading, with the true PSI
+    on the limit (tests/unit/analysis/test_anytime_confidence.py checks the rate it passes at).
+    """
+    samples = effective_samples(int(paired.candidate.sum()), int(paired.stable.sum()))
+    degrees = max(int(np.count_nonzero(paired.candidate + paired.stable)) - 1, 1)
+    look_p = float(stats.ncx2.cdf(psi * samples, degrees, limit * samples)) if limit > 0 else 1.0
+    return one_sided_evidence(z_of(look_p), samples, alpha).p_value
 
 
 def _anytime_difference(paired: _Paired, alpha: float) -> tuple[str, float]:

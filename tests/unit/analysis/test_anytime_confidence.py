@@ -16,9 +16,10 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import optimize, stats
 
 from controller.analysis.judge import judge
+from controller.analysis.judges.drift import population_stability_index
 from controller.analysis.observations import BinCounts, MetricObservation, VariantSample
 from controller.api.metrics import MetricSpec
 from controller.api.status import Verdict
@@ -129,6 +130,37 @@ def test_a_rate_on_its_bound_fails_at_most_alpha(looks: list[int], bound: float,
     assert low <= 0.05, f"{failures} of {ROLLOUTS} candidates on the bound failed"
 
 
+def _passed_any(metric: MetricSpec, rate: float, looks: list[int], seed: int) -> int:
+    """Rollouts in which the metric was Passed at some look of a window whose samples grow."""
+    rng = np.random.default_rng(seed)
+    passed = 0
+    for _ in range(ROLLOUTS):
+        window = _Window(rate)
+        for samples in looks:
+            window.grow(rng, samples, samples)
+            candidate, stable = window.proportions()
+            observation = MetricObservation(metric=metric.name, candidate=candidate, stable=stable)
+            if judge(metric, observation).verdict is Verdict.PASSED:
+                passed += 1
+                break
+    return passed
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(
+    looks=step_looks,
+    bound=st.sampled_from([("max", 0.01), ("max", 0.05), ("min", 0.95), ("min", 0.8)]),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_a_rate_on_its_bound_passes_at_most_alpha(looks: list[int], bound: tuple[str, float], seed: int) -> None:
+    """The mirror image: a bad candidate whose true rate is just the bound is promoted at most alpha."""
+    side, limit = bound
+    metric = _spec("rate", router={"metric": "errorRate" if side == "max" else "shadowAgreement"}, **{side: limit})
+    passes = _passed_any(metric, limit, looks, seed)
+    low = stats.binomtest(passes, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
+    assert low <= 0.05, f"{passes} of {ROLLOUTS} candidates on the bound passed"
+
+
 SCORE_SHARES = np.diff(stats.beta(2, 5).cdf(np.linspace(0, 1, 21)))
 SCORE_EDGES = np.linspace(0, 1, 21).tolist()
 
@@ -171,3 +203,39 @@ def test_reading_each_looks_p_value_alone_would_not_hold() -> None:
                 failed += 1
                 break
     assert not _plausibly_within_alpha(failed, ROLLOUTS)
+
+
+def _tilted_to(psi: float) -> np.ndarray:
+    """Score shares tilted towards high scores until their PSI against SCORE_SHARES is `psi`."""
+    def shares(tilt: float) -> np.ndarray:
+        tilted = SCORE_SHARES * np.exp(tilt * np.linspace(-1, 1, len(SCORE_SHARES)))
+        return tilted / tilted.sum()
+
+    tilt = optimize.brentq(lambda t: population_stability_index(shares(t), SCORE_SHARES) - psi, 0.0, 5.0)
+    return shares(tilt)
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(looks=st.lists(st.integers(min_value=50, max_value=600), min_size=1, max_size=10), seed=st.integers(0, 2**16))
+def test_psi_on_its_max_passes_at_most_alpha(looks: list[int], seed: int) -> None:
+    """A candidate whose predictions truly drifted to PSI 0.25 is promoted by `max: 0.25` at most alpha."""
+    metric = _spec("drift", router={"metric": "predictionDrift"}, max=0.25, minSamples=50)
+    drifted = _tilted_to(0.25)
+    rng = np.random.default_rng(seed)
+    passed = 0
+    for _ in range(ROLLOUTS):
+        counts = np.zeros((2, len(SCORE_SHARES)), dtype=np.int64)
+        for samples in looks:
+            counts[0] += rng.multinomial(samples, drifted)
+            counts[1] += rng.multinomial(samples, SCORE_SHARES)
+            candidate, stable = (BinCounts(edges=SCORE_EDGES, counts=row.tolist()) for row in counts)
+            observation = MetricObservation(
+                metric="drift",
+                candidate=VariantSample(count=candidate.total, histogram=candidate),
+                stable=VariantSample(count=stable.total, histogram=stable),
+            )
+            if judge(metric, observation).verdict is Verdict.PASSED:
+                passed += 1
+                break
+    low = stats.binomtest(passed, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
+    assert low <= 0.05, f"{passed} of {ROLLOUTS} drifted candidates passed"

@@ -94,3 +94,40 @@ def test_no_value_is_inconclusive(metric: MetricFactory, observe: ObservationFac
     result = judge(metric(max=0.05, minSamples=0), observe(candidate=VariantSample(count=0, successes=0)))
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "no candidate value" in result.reason
+
+
+def test_a_counted_rate_within_its_bound_by_chance_is_measured_again(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    """38 of 40 agree (95%), but a true 90% gives that often enough that it is no proof of being within: Inconclusive."""
+    result = judge(metric(router="shadowAgreement", min=0.9), observe(candidate=VariantSample(count=40, successes=38)))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.reason.startswith("m 95% is within min 90% on 40 samples, not yet beyond chance (anytime p=")
+    more = judge(metric(router="shadowAgreement", min=0.9), observe(candidate=VariantSample(count=2000, successes=1900)))
+    assert more.verdict is Verdict.PASSED
+    assert more.reason.startswith("m 95% is within min 90% (anytime p=")
+    assert more.reason.endswith("< 0.05 over 2000 samples)")
+
+
+def test_a_counted_rate_in_a_range_passes_only_when_clear_of_both_bounds(
+    metric: MetricFactory, observe: ObservationFactory
+) -> None:
+    """Clear of the min but only just under the max: the max decides, and holds it Inconclusive."""
+    spec = metric(router="errorRate", min=0.01, max=0.1)
+    near_max = judge(spec, observe(candidate=VariantSample(count=1000, successes=95)))
+    assert near_max.verdict is Verdict.INCONCLUSIVE
+    assert near_max.threshold == 0.1
+    clear = judge(spec, observe(candidate=VariantSample(count=1000, successes=50)))
+    assert clear.verdict is Verdict.PASSED
+    assert clear.reason.startswith("m 5% is within 1%..10% (anytime p=")
+
+
+def test_a_bound_of_zero_is_met_as_read(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """No count proves a rate of exactly 0: `max: 0` passes a reading of none, as read."""
+    result = judge(metric(max=0.0), observe(candidate=VariantSample(count=10, successes=0)))
+    assert result.verdict is Verdict.PASSED
+
+
+def test_a_bound_no_rate_can_cross_passes_any_reading(metric: MetricFactory, observe: ObservationFactory) -> None:
+    result = judge(metric(router="shadowAgreement", min=0.0), observe(candidate=VariantSample(count=20, successes=0)))
+    assert result.verdict is Verdict.PASSED

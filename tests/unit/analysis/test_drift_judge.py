@@ -65,7 +65,7 @@ def test_an_empty_bin_costs_a_bounded_amount() -> None:
     ("stable", "verdict", "band"),
     [
         ([480, 520], Verdict.PASSED, "(stable, < 0.1)"),
-        ([300, 700], Verdict.PASSED, "(moderate shift, 0.1-0.25)"),
+        ([300, 700], Verdict.INCONCLUSIVE, "(moderate shift, 0.1-0.25)"),
         ([250, 750], Verdict.FAILED, "(significant shift, > 0.25)"),
     ],
 )
@@ -89,6 +89,17 @@ def test_psi_above_max_on_few_predictions_is_measured_again(metric: MetricFactor
     result = judge(metric(router="predictionDrift", max=0.25), observation)
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "is above max 0.25, not yet beyond chance (chi2 anytime p=" in result.reason
+
+
+def test_psi_below_max_passes_once_it_is_below_beyond_chance(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """PSI 0.17 on 1000 a side could hide a true 0.25; PSI 0.0004 on as many could not."""
+    close = judge(metric(router="predictionDrift", max=0.25), _numeric(observe, [500, 500], [300, 700], edges=[0.0, 0.5, 1.0]))
+    assert close.verdict is Verdict.INCONCLUSIVE
+    assert "is within max 0.25, not yet beyond chance (anytime p=" in close.reason
+    clear = judge(metric(router="predictionDrift", max=0.25), _numeric(observe, [500, 500], [490, 510], edges=[0.0, 0.5, 1.0]))
+    assert clear.verdict is Verdict.PASSED
+    assert "is within max 0.25 (anytime p=" in clear.reason
+    assert clear.reason.endswith("that it is not)")
 
 
 def test_categories_missing_on_one_side_count_as_empty(metric: MetricFactory, observe: ObservationFactory) -> None:
