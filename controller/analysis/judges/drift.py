@@ -174,7 +174,7 @@ def _anytime_below(paired: _Paired, psi: float, limit: float, alpha: float) -> f
     """
     samples = effective_samples(int(paired.candidate.sum()), int(paired.stable.sum()))
     degrees = max(int(np.count_nonzero(paired.candidate + paired.stable)) - 1, 1)
-    look_p = float(stats.ncx2.cdf(psi * samples, degrees, limit * samples)) if limit > 0 else 1.0
+    look_p = float(special.chndtr(psi * samples, degrees, limit * samples)) if limit > 0 else 1.0
     return one_sided_evidence(z_of(look_p), samples, alpha).p_value
 
 
