@@ -169,24 +169,31 @@ SCORE_EDGES = np.linspace(0, 1, 21).tolist()
 @given(looks=st.lists(st.integers(min_value=50, max_value=600), min_size=1, max_size=10), seed=st.integers(0, 2**16))
 def test_psi_above_its_max_fails_a_good_candidate_at_most_alpha(looks: list[int], seed: int) -> None:
     """PSI over 20 bins of a few hundred predictions from one distribution often reads above 0.25 by chance."""
+    failed = _drift_rollouts_reaching(Verdict.FAILED, SCORE_SHARES, looks, seed)
+    low = stats.binomtest(failed, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
+    assert low <= 0.05, f"{failed} of {ROLLOUTS} good candidates failed"
+
+
+def _drift_rollouts_reaching(verdict: Verdict, candidate_shares: np.ndarray, looks: list[int], seed: int) -> int:
+    """Rollouts in which `max: 0.25` on PSI gave `verdict` at some look, the candidate scoring by its shares."""
     metric = _spec("drift", router={"metric": "predictionDrift"}, max=0.25, minSamples=50)
     rng = np.random.default_rng(seed)
-    failed = 0
+    reached = 0
     for _ in range(ROLLOUTS):
         counts = np.zeros((2, len(SCORE_SHARES)), dtype=np.int64)
         for samples in looks:
-            counts += rng.multinomial(samples, SCORE_SHARES, size=2)
+            counts[0] += rng.multinomial(samples, candidate_shares)
+            counts[1] += rng.multinomial(samples, SCORE_SHARES)
             candidate, stable = (BinCounts(edges=SCORE_EDGES, counts=row.tolist()) for row in counts)
             observation = MetricObservation(
                 metric="drift",
                 candidate=VariantSample(count=candidate.total, histogram=candidate),
                 stable=VariantSample(count=stable.total, histogram=stable),
             )
-            if judge(metric, observation).verdict is Verdict.FAILED:
-                failed += 1
+            if judge(metric, observation).verdict is verdict:
+                reached += 1
                 break
-    low = stats.binomtest(failed, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
-    assert low <= 0.05, f"{failed} of {ROLLOUTS} good candidates failed"
+    return reached
 
 
 def test_reading_each_looks_p_value_alone_would_not_hold() -> None:
@@ -219,23 +226,6 @@ def _tilted_to(psi: float) -> np.ndarray:
 @given(looks=st.lists(st.integers(min_value=50, max_value=600), min_size=1, max_size=10), seed=st.integers(0, 2**16))
 def test_psi_on_its_max_passes_at_most_alpha(looks: list[int], seed: int) -> None:
     """A candidate whose predictions truly drifted to PSI 0.25 is promoted by `max: 0.25` at most alpha."""
-    metric = _spec("drift", router={"metric": "predictionDrift"}, max=0.25, minSamples=50)
-    drifted = _tilted_to(0.25)
-    rng = np.random.default_rng(seed)
-    passed = 0
-    for _ in range(ROLLOUTS):
-        counts = np.zeros((2, len(SCORE_SHARES)), dtype=np.int64)
-        for samples in looks:
-            counts[0] += rng.multinomial(samples, drifted)
-            counts[1] += rng.multinomial(samples, SCORE_SHARES)
-            candidate, stable = (BinCounts(edges=SCORE_EDGES, counts=row.tolist()) for row in counts)
-            observation = MetricObservation(
-                metric="drift",
-                candidate=VariantSample(count=candidate.total, histogram=candidate),
-                stable=VariantSample(count=stable.total, histogram=stable),
-            )
-            if judge(metric, observation).verdict is Verdict.PASSED:
-                passed += 1
-                break
+    passed = _drift_rollouts_reaching(Verdict.PASSED, _tilted_to(0.25), looks, seed)
     low = stats.binomtest(passed, ROLLOUTS).proportion_ci(confidence_level=0.999, method="exact").low
     assert low <= 0.05, f"{passed} of {ROLLOUTS} drifted candidates passed"
