@@ -43,6 +43,10 @@ __all__ = ["SWEEP_S", "OnAnswer", "UpstreamPool", "UpstreamResponse"]
 log = logging.getLogger("modelrollout.router")
 
 SWEEP_S = 0.05
+# How long a pooled connection may sit unused before the router closes it, as nginx's upstream
+# keepalive_timeout (60 s): after a burst the model server is not left holding hundreds of sockets
+# for a router that no longer needs them.
+IDLE_TIMEOUT_S = 60.0
 _PEEK_AFTER_IDLE_S = 0.5
 
 _UNTIL_CLOSE_EXEMPT = (b"content-length", b"transfer-encoding")
@@ -242,7 +246,7 @@ class UpstreamPool:
 
     def __init__(
         self, url: str, *, connect_timeout_s: float, timeout_s: float, max_connections: int = 256, max_idle: int = 512,
-        on_retry: Callable[[], None] | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S, on_retry: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
         parts = urlsplit(url)
         https = parts.scheme == "https"
@@ -254,8 +258,10 @@ class UpstreamPool:
         self._ssl = ssl.create_default_context() if https else None
         self._start = b"".join((b" ", parts.path.rstrip("/").encode()))
         self._host_line = b"".join((b" HTTP/1.1\r\nhost: ", parts.netloc.encode(), b"\r\ncontent-length: "))
-        self._idle: list[_Connection] = []
+        self._idle: list[_Connection] = []  # oldest first: a call takes the newest, the reaper closes the oldest
         self._max_idle = max_idle
+        self.idle_timeout_s = idle_timeout_s
+        self._reaper: asyncio.TimerHandle | None = None
         self.max_connections = max_connections
         self._on_retry = on_retry
         self._open_count = 0  # connections open or being opened
@@ -340,8 +346,19 @@ class UpstreamPool:
         else:
             connection.idle_since = connection.loop.time()
             self._idle.append(connection)
+            if self._reaper is None:
+                self._reaper = connection.loop.call_later(self.idle_timeout_s, self._reap_idle, connection.loop)
             if self._waiting:
                 self._next_waiting()
+
+    def _reap_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the connections idle for idle_timeout_s; come back when the next oldest will be."""
+        self._reaper = None
+        overdue = loop.time() - self.idle_timeout_s
+        while self._idle and self._idle[0].idle_since <= overdue:
+            self._idle.pop(0).close()
+        if self._idle:
+            self._reaper = loop.call_at(self._idle[0].idle_since + self.idle_timeout_s, self._reap_idle, loop)
 
     def forget(self, connection: _Connection) -> None:
         """`connection` is closed (or closing): it no longer counts against the limit."""
@@ -357,6 +374,9 @@ class UpstreamPool:
     def close(self) -> None:
         """Close idle connections now; busy ones close when their answer is in."""
         self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         while self._idle:
             self._idle.pop().close()
 

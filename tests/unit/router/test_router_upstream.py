@@ -393,3 +393,43 @@ def test_closed_and_refused_connections_are_freed_without_a_garbage_collection()
         uvloop.run(asyncio.wait_for(scenario(), timeout=20))
     finally:
         gc.enable()
+
+
+def test_connections_idle_past_the_idle_timeout_are_closed_and_ones_in_use_are_kept() -> None:
+    async def scenario() -> None:
+        opened, closed = 0, 0
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal opened, closed
+            opened += 1
+            try:
+                while True:
+                    await reader.readuntil(b"\r\n\r\n")
+                    await asyncio.sleep(0.05)  # long enough that two calls at once need two connections
+                    writer.write(ok())
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                closed += 1  # the router closed its end
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        client = UpstreamPool(
+            f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connect_timeout_s=2.0, timeout_s=5.0, idle_timeout_s=1.0
+        )
+        await asyncio.gather(*(call(client, b"GET", b"/", b"", b"") for _ in range(2)))
+        assert opened == 2
+        # One connection stays in use, a call every 0.1 s, well inside the timeout; the other sits idle.
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.5
+        while loop.time() < until:
+            await call(client, b"GET", b"/", b"", b"")
+            await asyncio.sleep(0.1)
+        assert (opened, closed) == (2, 1)
+        await asyncio.sleep(1.5)  # now the second one has been idle past the timeout too
+        assert closed == 2
+        await call(client, b"GET", b"/", b"", b"")  # and a new call opens a fresh connection
+        assert opened == 3
+        client.close()
+        server.close()
+
+    run(scenario)
