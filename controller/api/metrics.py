@@ -151,8 +151,22 @@ class MetricSpec(ApiModel):
     prometheus: PrometheusSource | None = None
     webhook: WebhookSource | None = None
     # Judgements: bounds (min and/or max), maxIncrease, or compare: exactly one kind.
-    min_: float | None = Field(default=None, alias="min", description="The candidate's value must be at least this.")
-    max_: float | None = Field(default=None, alias="max", description="The candidate's value must be at most this.")
+    min_: float | None = Field(
+        default=None,
+        alias="min",
+        description=(
+            "The candidate's value must be at least this. A rate the router counts is decided once its counts show it"
+            " on one side beyond chance, and measured again until then."
+        ),
+    )
+    max_: float | None = Field(
+        default=None,
+        alias="max",
+        description=(
+            "The candidate's value must be at most this. A rate the router counts, or a PSI, is decided once its counts"
+            " show it on one side beyond chance, and measured again until then."
+        ),
+    )
     max_increase: MaxIncrease | None = None
     compare: Comparison | None = None
     # None: 50 wherever the source counts samples; a source that counts none is not checked.
