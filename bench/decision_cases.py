@@ -129,17 +129,17 @@ def reference_spec(document: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-# Enough to put any PSI above a bound beyond chance, however few predictions stand behind it.
+# Enough to put any PSI on either side of a bound beyond chance, however few predictions stand behind it.
 _AS_READ_SCALE = 10**6
 
 
 def as_read(metric: MetricSpec, observation: MetricObservation) -> MetricObservation:
     """The observation as the reference judges it: each value as it is read.
 
-    The counts behind a proportion are dropped, so a rate past its bound fails. A PSI past its max is
-    failed by the drift judge only once its test finds the distributions different beyond chance, so
-    the reference's predictions are counted a million times over: the same shares and PSI, and a test
-    that always finds them different. Each sample's `count`, which minSamples checks, stays as measured.
+    The counts behind a proportion are dropped, so a rate past its bound fails and one within passes.
+    The drift judge fails a PSI past its max, and passes one under it, only once the counts show it
+    there beyond chance, so the reference's predictions are counted a million times over: the same
+    shares and PSI, and tests that always find them on the side they read. Each sample's `count`, which minSamples checks, stays as measured.
     """
     drift = metric.router is not None and metric.router.metric is RouterMetric.PREDICTION_DRIFT
 
