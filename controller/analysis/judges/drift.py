@@ -11,16 +11,15 @@ a bounded amount that still grows with the share it holds on the other side. The
 read PSI below 0.1 as stable, 0.1 to 0.25 as a moderate shift and above 0.25 as significant.
 
 With `min`/`max` the PSI is held against the bounds, both ways beyond chance (at the rollout's
-share of 1 - DEFAULT_CONFIDENCE), and is Inconclusive until then. A PSI above `max` fails only
-once the test below finds the distributions different: PSI over 20 bins of two samples of a few
-hundred predictions from one distribution reads about 0.1 to 0.2 by chance alone. A PSI below
-`max` passes only once it is below beyond chance (`_anytime_below`): a model whose predictions
-truly drifted past `max` can read a little under it, and is measured again rather than promoted.
-A `min` is held as read. With `compare` a test of "same
-distribution" decides, failing when its anytime p-value is below the rollout's share of
-1 - confidence (see `statistical`: the look's p-value read as a chi-squared statistic on the
-table's degrees of freedom becomes anytime-valid evidence over the effective samples) and the
-PSI exceeds `compare.tolerance`, with the test chosen by sample size:
+share of 1 - DEFAULT_CONFIDENCE), and is Inconclusive until then. A PSI above `max` fails only once
+the test below finds the distributions different: PSI over 20 bins of two samples of a few hundred
+predictions from one distribution reads about 0.1 to 0.2 by chance alone. A PSI below `max` passes
+only once it is below beyond chance (`_anytime_below`): a model whose predictions truly drifted
+past `max` can read a little under it, and is measured again rather than promoted. A `min` is held
+as read. With `compare` a test of "same distribution" decides, failing when its anytime p-value is
+below the rollout's share of 1 - confidence (see `statistical`: the look's p-value read as a
+chi-squared statistic on the table's degrees of freedom becomes anytime-valid evidence over the
+effective samples) and the PSI exceeds `compare.tolerance`, with the test chosen by sample size:
 
 - numeric, every expected bin count >= 5 (Cochran's rule): chi-squared on the 2 x bins table;
 - numeric, smaller samples: two-sample Kolmogorov-Smirnov on the rebuilt samples, whose exact
@@ -174,7 +173,9 @@ def _anytime_below(paired: _Paired, psi: float, limit: float, alpha: float) -> f
     """
     samples = effective_samples(int(paired.candidate.sum()), int(paired.stable.sum()))
     degrees = max(int(np.count_nonzero(paired.candidate + paired.stable)) - 1, 1)
-    look_p = float(special.chndtr(psi * samples, degrees, limit * samples)) if limit > 0 else 1.0
+    if limit <= 0:  # PSI cannot be below 0: `max: 0` is held as read, as a rate's bound on its edge is
+        return 0.0
+    look_p = float(special.chndtr(psi * samples, degrees, limit * samples))
     return one_sided_evidence(z_of(look_p), samples, alpha).p_value
 
 

@@ -102,6 +102,12 @@ def test_psi_below_max_passes_once_it_is_below_beyond_chance(metric: MetricFacto
     assert clear.reason.endswith("that it is not)")
 
 
+def test_a_psi_max_of_zero_is_held_as_read(metric: MetricFactory, observe: ObservationFactory) -> None:
+    """No count shows a PSI of exactly 0 beyond chance: identical shares pass `max: 0` as read."""
+    result = judge(metric(router="predictionDrift", max=0.0), _numeric(observe, [500, 500], [500, 500], edges=[0.0, 0.5, 1.0]))
+    assert result.verdict is Verdict.PASSED
+
+
 def test_categories_missing_on_one_side_count_as_empty(metric: MetricFactory, observe: ObservationFactory) -> None:
     candidate, stable = {"cat": 60, "dog": 40}, {"cat": 50, "dog": 45, "bird": 5}
     result = judge(metric(router="predictionDrift", max=0.1), _categorical(observe, candidate, stable))
