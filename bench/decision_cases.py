@@ -139,7 +139,8 @@ def as_read(metric: MetricSpec, observation: MetricObservation) -> MetricObserva
     The counts behind a proportion are dropped, so a rate past its bound fails and one within passes.
     The drift judge fails a PSI past its max, and passes one under it, only once the counts show it
     there beyond chance, so the reference's predictions are counted a million times over: the same
-    shares and PSI, and tests that always find them on the side they read. Each sample's `count`, which minSamples checks, stays as measured.
+    shares and PSI, and tests that always find them on the side they read. Each sample's `count`,
+    which minSamples checks, stays as measured.
     """
     drift = metric.router is not None and metric.router.metric is RouterMetric.PREDICTION_DRIFT
 
