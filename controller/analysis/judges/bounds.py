@@ -113,17 +113,18 @@ def _judge_counted(
     hits, count = counted
     if not check.passed:
         p_value = _anytime_p(_past_p(check.bound, check.threshold, hits, count), count, alpha)
-        head = _past(metric.name, check, value, rate=True)
-        if p_value < alpha:
-            return Verdict.FAILED, f"{head} (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
-        return Verdict.INCONCLUSIVE, f"{head} on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"
+        return _settled(Verdict.FAILED, _past(metric.name, check, value, rate=True), p_value, alpha, count)
     within = describe_bounds(metric, rate=True)
     # The intersection of "within min" and "within max" is shown by showing each: the largest p-value decides.
     doubts = [_anytime_p(_within_p(name, limit, hits, count), count, alpha) for name, limit in _limits(metric)]
     p_value = max(doubts)
-    head = f"{metric.name} {show(value, rate=True)} is within {within}"
+    return _settled(Verdict.PASSED, f"{metric.name} {show(value, rate=True)} is within {within}", p_value, alpha, count)
+
+
+def _settled(verdict: Verdict, head: str, p_value: float, alpha: float, count: int) -> tuple[Verdict, str]:
+    """`verdict` once the evidence is beyond chance, else Inconclusive; the reason shows which."""
     if p_value < alpha:
-        return Verdict.PASSED, f"{head} (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
+        return verdict, f"{head} (anytime p={show_p(p_value)} < {show_p(alpha)} over {count} samples)"
     return Verdict.INCONCLUSIVE, f"{head} on {count} samples, not yet beyond chance (anytime p={show_p(p_value)} >= {show_p(alpha)})"
 
 
